@@ -1,0 +1,1 @@
+//! Tachyon configuration (in progress).

@@ -1,0 +1,1666 @@
+//! The engine: books, accounts and the command handlers. Rules: `engine/SEMANTICS.md`.
+
+use core::cmp::Reverse;
+use core::hash::{Hash, Hasher};
+use std::collections::BinaryHeap;
+
+use hashbrown::HashTable;
+use rustc_hash::FxHasher;
+
+use crate::command::{
+    CancelOrder, Command, CommandKind, MassCancel, MassCancelScope, NewOrder, OrdType, OrderRef,
+    ReplaceOrder, StpMode, Tif, Transfer,
+};
+use crate::event::{
+    CancelReason, Event, EventSink, Fill, LedgerEntry, LedgerReason, OrderState, RejectReason,
+    Trade,
+};
+use crate::hash::StableHasher;
+use crate::spec::{EngineConfig, InstrumentSpec, SpecError};
+use crate::types::{AccountId, AssetId, ClOrdId, OrderId, Price, Qty, SessionId, Side, SymbolId};
+
+/// One account's balance in one asset.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Balance {
+    /// Free to spend or withdraw.
+    pub available: i64,
+    /// Held by open orders.
+    pub locked: i64,
+}
+
+/// A resting order as seen from outside (tests, snapshots, status queries).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct OrderView {
+    /// Id.
+    pub order_id: OrderId,
+    /// Owner.
+    pub account: AccountId,
+    /// Session that placed it.
+    pub session: SessionId,
+    /// Client id.
+    pub cl_ord_id: ClOrdId,
+    /// Instrument.
+    pub symbol: SymbolId,
+    /// Side.
+    pub side: Side,
+    /// Limit price.
+    pub price: Price,
+    /// Total quantity.
+    pub qty: Qty,
+    /// Open quantity.
+    pub leaves: Qty,
+    /// Filled quantity.
+    pub cum_qty: Qty,
+    /// Σ price × qty of fills.
+    pub cum_cost: i64,
+    /// Funds held, in quote (buy) or base (sell) units.
+    pub locked: i64,
+    /// GTD expiry (0 if none).
+    pub expire_ns: u64,
+}
+
+/// Sentinel for "no slot" in the intrusive lists.
+const NIL: u32 = u32::MAX;
+
+/// Largest total balance of one account in one asset (keeps every sum far from overflow).
+const MAX_BALANCE: i64 = 1 << 62;
+
+/// A resting order (or the slot of a replaced order while it re-enters).
+#[derive(Clone, Copy, Debug)]
+struct Order {
+    id: u64,
+    account: u32,
+    session: u16,
+    symbol: u16,
+    side: Side,
+    tif: Tif,
+    stp: StpMode,
+    post_only: bool,
+    price: i64,
+    qty: i64,
+    leaves: i64,
+    cum_qty: i64,
+    cum_cost: i64,
+    locked: i64,
+    expire_ns: u64,
+    cl_ord_id: ClOrdId,
+    /// Level queue links.
+    prev: u32,
+    next: u32,
+    /// Per-account list links (order of first rest).
+    acc_prev: u32,
+    acc_next: u32,
+}
+
+/// An aggregated price level with its FIFO queue of orders (intrusive list).
+#[derive(Clone, Copy, Debug)]
+struct Level {
+    price: i64,
+    qty: i64,
+    count: u32,
+    head: u32,
+    tail: u32,
+}
+
+/// One side of a book: levels sorted so the best price is last (cheap pop/push at the
+/// top, where almost all activity is).
+struct SideBook {
+    is_bid: bool,
+    levels: Vec<Level>,
+}
+
+impl SideBook {
+    /// Sort key: ascending keys, best last.
+    #[inline]
+    fn key(&self, price: i64) -> i64 {
+        if self.is_bid {
+            price
+        } else {
+            -price
+        }
+    }
+
+    /// Index of the level at `price`, or where it would be inserted.
+    #[inline]
+    fn find(&self, price: i64) -> Result<usize, usize> {
+        let k = self.key(price);
+        // Search from the top: most lookups hit near the best price.
+        self.levels.binary_search_by(|l| self.key(l.price).cmp(&k))
+    }
+
+    #[inline]
+    fn best(&self) -> Option<&Level> {
+        self.levels.last()
+    }
+}
+
+struct Book {
+    bids: SideBook,
+    asks: SideBook,
+}
+
+impl Book {
+    #[inline]
+    fn side(&self, side: Side) -> &SideBook {
+        match side {
+            Side::Buy => &self.bids,
+            Side::Sell => &self.asks,
+        }
+    }
+    #[inline]
+    fn side_mut(&mut self, side: Side) -> &mut SideBook {
+        match side {
+            Side::Buy => &mut self.bids,
+            Side::Sell => &mut self.asks,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct AccountSlot {
+    exists: bool,
+    head: u32,
+    tail: u32,
+}
+
+/// Instrument constants the hot path needs, copied out of the spec.
+#[derive(Clone, Copy, Debug)]
+struct Inst {
+    base: u16,
+    quote: u16,
+    qu: i64,
+    bu: i64,
+    min_qty: i64,
+    max_qty: i64,
+    min_notional: i64,
+    maker_bps: i64,
+    taker_bps: i64,
+    lock_bps: i64,
+    min_price: i64,
+    max_price: i64,
+}
+
+impl Inst {
+    fn from_spec(s: &InstrumentSpec) -> Inst {
+        Inst {
+            base: s.base.0,
+            quote: s.quote.0,
+            qu: s.quote_units_per_tick_lot,
+            bu: s.base_units_per_lot,
+            min_qty: s.min_qty_lots,
+            max_qty: s.max_qty_lots,
+            min_notional: s.min_notional_quote_units,
+            maker_bps: s.maker_fee_bps as i64,
+            taker_bps: s.taker_fee_bps as i64,
+            lock_bps: (s.maker_fee_bps.max(s.taker_fee_bps).max(0)) as i64,
+            min_price: s.min_price_ticks,
+            max_price: s.max_price_ticks,
+        }
+    }
+
+    #[inline]
+    fn notional(&self, price: i64, qty: i64) -> i64 {
+        price * qty * self.qu
+    }
+
+    #[inline]
+    fn lock_buy(&self, price: i64, qty: i64) -> i64 {
+        let n = self.notional(price, qty);
+        n + fee(n, self.lock_bps)
+    }
+
+    /// What an open order of `side` with `leaves` at `price` must hold.
+    #[inline]
+    fn lock_for(&self, side: Side, price: i64, leaves: i64) -> i64 {
+        match side {
+            Side::Buy => self.lock_buy(price, leaves),
+            Side::Sell => leaves * self.bu,
+        }
+    }
+
+    #[inline]
+    fn lock_asset(&self, side: Side) -> u16 {
+        match side {
+            Side::Buy => self.quote,
+            Side::Sell => self.base,
+        }
+    }
+
+    #[inline]
+    fn in_band(&self, price: i64) -> bool {
+        price >= self.min_price && price <= self.max_price
+    }
+
+    /// Most lots at `price` whose notional plus taker fee fits in `budget`.
+    fn affordable(&self, price: i64, budget: i64) -> i64 {
+        let unit = (price as i128) * (self.qu as i128);
+        let cost = |q: i128| -> i128 {
+            let n = unit * q;
+            n + n * (self.taker_bps as i128) / 10_000
+        };
+        let mut q = (budget as i128) * 10_000 / (unit * (10_000 + self.taker_bps as i128));
+        while cost(q + 1) <= budget as i128 {
+            q += 1;
+        }
+        while q > 0 && cost(q) > budget as i128 {
+            q -= 1;
+        }
+        q as i64
+    }
+}
+
+#[inline]
+fn hash_id(id: u64) -> u64 {
+    let mut h = FxHasher::default();
+    h.write_u64(id);
+    h.finish()
+}
+
+#[inline]
+fn hash_cl(account: u32, cl: &ClOrdId) -> u64 {
+    let mut h = FxHasher::default();
+    h.write_u32(account);
+    h.write(&cl.0);
+    h.finish()
+}
+
+/// `n × bps / 10_000`, truncated toward zero.
+#[inline]
+fn fee(n: i64, bps: i64) -> i64 {
+    n * bps / 10_000
+}
+
+/// The incoming order while it matches.
+#[derive(Clone, Copy, Debug)]
+struct Taker {
+    /// Arena slot for a replaced order re-entering; NIL for a new order.
+    slot: u32,
+    id: u64,
+    account: u32,
+    session: u16,
+    symbol: u16,
+    side: Side,
+    ord_type: OrdType,
+    tif: Tif,
+    stp: StpMode,
+    post_only: bool,
+    /// Limit or protection price; 0 = unprotected market order.
+    price: i64,
+    qty: i64,
+    leaves: i64,
+    cum_qty: i64,
+    cum_cost: i64,
+    locked: i64,
+    budget: bool,
+    expire_ns: u64,
+    cl_ord_id: ClOrdId,
+}
+
+impl Taker {
+    #[inline]
+    fn is_open(&self) -> bool {
+        if self.budget {
+            self.locked > 0
+        } else {
+            self.leaves > 0
+        }
+    }
+
+    #[inline]
+    fn accepts(&self, maker_price: i64) -> bool {
+        if self.price == 0 {
+            return true;
+        }
+        match self.side {
+            Side::Buy => maker_price <= self.price,
+            Side::Sell => maker_price >= self.price,
+        }
+    }
+
+    fn state(&self) -> OrderState {
+        OrderState {
+            order_id: OrderId(self.id),
+            account: AccountId(self.account),
+            session: SessionId(self.session),
+            symbol: SymbolId(self.symbol),
+            side: self.side,
+            cl_ord_id: self.cl_ord_id,
+            price: Price(self.price),
+            qty: Qty(self.qty),
+            leaves: Qty(self.leaves),
+            cum_qty: Qty(self.cum_qty),
+            cum_cost: self.cum_cost,
+        }
+    }
+}
+
+impl Order {
+    fn state(&self) -> OrderState {
+        OrderState {
+            order_id: OrderId(self.id),
+            account: AccountId(self.account),
+            session: SessionId(self.session),
+            symbol: SymbolId(self.symbol),
+            side: self.side,
+            cl_ord_id: self.cl_ord_id,
+            price: Price(self.price),
+            qty: Qty(self.qty),
+            leaves: Qty(self.leaves),
+            cum_qty: Qty(self.cum_qty),
+            cum_cost: self.cum_cost,
+        }
+    }
+
+    fn view(&self) -> OrderView {
+        OrderView {
+            order_id: OrderId(self.id),
+            account: AccountId(self.account),
+            session: SessionId(self.session),
+            cl_ord_id: self.cl_ord_id,
+            symbol: SymbolId(self.symbol),
+            side: self.side,
+            price: Price(self.price),
+            qty: Qty(self.qty),
+            leaves: Qty(self.leaves),
+            cum_qty: Qty(self.cum_qty),
+            cum_cost: self.cum_cost,
+            locked: self.locked,
+            expire_ns: self.expire_ns,
+        }
+    }
+}
+
+/// How matching ended for the taker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum MatchEnd {
+    /// Filled, out of liquidity or out of acceptable prices.
+    Normal,
+    /// Self-trade prevention stopped it; the rest is canceled.
+    SelfTradeStop,
+    /// Decrement took it to zero; already canceled.
+    Finished,
+}
+
+/// The matching and accounts state machine.
+pub struct Engine {
+    cfg: EngineConfig,
+    insts: Vec<Inst>,
+    n_assets: usize,
+    books: Vec<Book>,
+    orders: Vec<Order>,
+    free: Vec<u32>,
+    /// Resting orders by id: arena slots, hashed by the order's id.
+    by_id: HashTable<u32>,
+    /// Resting orders by (account, client id): arena slots.
+    by_cl: HashTable<u32>,
+    accounts: Vec<AccountSlot>,
+    balances: Vec<Balance>,
+    expiries: BinaryHeap<Reverse<(u64, u64)>>,
+    resting: u32,
+    now: u64,
+    next_order_id: u64,
+    next_trade_id: u64,
+}
+
+impl Engine {
+    /// Builds an engine with every structure preallocated from `cfg`.
+    pub fn new(cfg: EngineConfig) -> Result<Engine, SpecError> {
+        cfg.validate()?;
+        let max_orders = cfg.max_orders as usize;
+        let max_levels = cfg.max_levels_per_side as usize;
+        let n_assets = cfg.assets.len();
+        let books = cfg
+            .instruments
+            .iter()
+            .map(|_| Book {
+                bids: SideBook { is_bid: true, levels: Vec::with_capacity(max_levels) },
+                asks: SideBook { is_bid: false, levels: Vec::with_capacity(max_levels) },
+            })
+            .collect();
+        // Twice the live maximum: tombstones are then always rehashed in place, never grown.
+        let by_id = HashTable::with_capacity(2 * max_orders);
+        let by_cl = HashTable::with_capacity(2 * max_orders);
+        let mut accounts =
+            vec![AccountSlot { exists: false, head: NIL, tail: NIL }; cfg.max_accounts as usize];
+        accounts[cfg.fee_account.0 as usize].exists = true;
+        let balances = vec![Balance::default(); cfg.max_accounts as usize * n_assets];
+        Ok(Engine {
+            insts: cfg.instruments.iter().map(Inst::from_spec).collect(),
+            n_assets,
+            books,
+            orders: Vec::with_capacity(max_orders),
+            free: Vec::with_capacity(max_orders),
+            by_id,
+            by_cl,
+            accounts,
+            balances,
+            expiries: BinaryHeap::with_capacity(max_orders),
+            resting: 0,
+            now: 0,
+            next_order_id: 1,
+            next_trade_id: 1,
+            cfg,
+        })
+    }
+
+    /// Applies one command, emitting its events in order.
+    pub fn apply<S: EventSink>(&mut self, cmd: &Command, out: &mut S) {
+        self.now = self.now.max(cmd.ts_ns);
+        self.expire(out);
+        match &cmd.kind {
+            CommandKind::NewOrder(o) => self.new_order(o, out),
+            CommandKind::Cancel(c) => self.cancel(c, out),
+            CommandKind::Replace(r) => self.replace(r, out),
+            CommandKind::MassCancel(m) => self.mass_cancel(m, out),
+            CommandKind::Deposit(t) => self.transfer(t, true, out),
+            CommandKind::Withdraw(t) => self.transfer(t, false, out),
+            CommandKind::CreateAccount { account } => self.create_account(*account, out),
+            CommandKind::TimeTick => {}
+        }
+    }
+
+    // ----- accessors -------------------------------------------------------------------
+
+    /// The configuration.
+    pub fn config(&self) -> &EngineConfig {
+        &self.cfg
+    }
+
+    /// Current engine time (the latest command timestamp seen).
+    pub fn now_ns(&self) -> u64 {
+        self.now
+    }
+
+    /// Balance of an existing account in an existing asset.
+    pub fn balance(&self, account: AccountId, asset: AssetId) -> Option<Balance> {
+        if !self.account_exists(account) || asset.0 as usize >= self.n_assets {
+            return None;
+        }
+        Some(self.balances[self.bal_idx(account.0, asset.0)])
+    }
+
+    /// True if the account exists.
+    pub fn account_exists(&self, account: AccountId) -> bool {
+        self.accounts.get(account.0 as usize).is_some_and(|a| a.exists)
+    }
+
+    /// A resting order by id.
+    pub fn order(&self, id: OrderId) -> Option<OrderView> {
+        self.find_id(id.0).map(|s| self.orders[s as usize].view())
+    }
+
+    /// Resting orders of one side of a book, best price first, time priority within a level.
+    /// Allocates: for tests, snapshots and status queries, not the hot path.
+    pub fn book_orders(&self, symbol: SymbolId, side: Side) -> Vec<OrderView> {
+        let mut v = Vec::new();
+        let Some(book) = self.books.get(symbol.0 as usize) else { return v };
+        for lvl in book.side(side).levels.iter().rev() {
+            let mut cur = lvl.head;
+            while cur != NIL {
+                let o = &self.orders[cur as usize];
+                v.push(o.view());
+                cur = o.next;
+            }
+        }
+        v
+    }
+
+    /// Open orders of one account in the order they first came to rest. Allocates.
+    pub fn account_orders(&self, account: AccountId) -> Vec<OrderView> {
+        let mut v = Vec::new();
+        let Some(a) = self.accounts.get(account.0 as usize) else { return v };
+        let mut cur = a.head;
+        while cur != NIL {
+            let o = &self.orders[cur as usize];
+            v.push(o.view());
+            cur = o.acc_next;
+        }
+        v
+    }
+
+    /// Aggregated levels `(price, qty, count)` of one side, best first. Allocates.
+    pub fn book_levels(&self, symbol: SymbolId, side: Side) -> Vec<(Price, Qty, u32)> {
+        let Some(book) = self.books.get(symbol.0 as usize) else { return Vec::new() };
+        book.side(side).levels.iter().rev().map(|l| (Price(l.price), Qty(l.qty), l.count)).collect()
+    }
+
+    /// Number of resting orders across all books.
+    pub fn open_orders(&self) -> usize {
+        self.resting as usize
+    }
+
+    /// Deterministic fingerprint of books, orders, balances, accounts and id counters.
+    pub fn state_hash(&self) -> u64 {
+        let mut h = StableHasher::default();
+        self.now.hash(&mut h);
+        self.next_order_id.hash(&mut h);
+        self.next_trade_id.hash(&mut h);
+        for (i, book) in self.books.iter().enumerate() {
+            for side in [Side::Buy, Side::Sell] {
+                (i as u64, side as u8).hash(&mut h);
+                let sb = book.side(side);
+                (sb.levels.len() as u64).hash(&mut h);
+                for lvl in sb.levels.iter().rev() {
+                    (lvl.price, lvl.qty, lvl.count).hash(&mut h);
+                    let mut cur = lvl.head;
+                    while cur != NIL {
+                        let o = &self.orders[cur as usize];
+                        o.view().hash(&mut h);
+                        (o.tif as u8, o.stp as u8, o.post_only).hash(&mut h);
+                        cur = o.next;
+                    }
+                }
+            }
+        }
+        for (a, slot) in self.accounts.iter().enumerate() {
+            if !slot.exists {
+                continue;
+            }
+            (a as u64).hash(&mut h);
+            for asset in 0..self.n_assets {
+                self.balances[a * self.n_assets + asset].hash(&mut h);
+            }
+            let mut cur = slot.head;
+            while cur != NIL {
+                self.orders[cur as usize].id.hash(&mut h);
+                cur = self.orders[cur as usize].acc_next;
+            }
+        }
+        h.finish()
+    }
+
+    /// Checks every internal invariant (O(state)): sorted uncrossed books, level totals,
+    /// locks equal to what open orders could spend, index consistency. For tests.
+    pub fn check_invariants(&self) -> Result<(), String> {
+        let mut locked = vec![0i64; self.balances.len()];
+        let mut seen = 0usize;
+        for (si, book) in self.books.iter().enumerate() {
+            let ins = &self.insts[si];
+            for side in [Side::Buy, Side::Sell] {
+                let sb = book.side(side);
+                if sb.levels.len() > self.cfg.max_levels_per_side as usize {
+                    return Err(format!("symbol {si} {side:?}: too many levels"));
+                }
+                for w in sb.levels.windows(2) {
+                    if sb.key(w[0].price) >= sb.key(w[1].price) {
+                        return Err(format!("symbol {si} {side:?}: levels not sorted"));
+                    }
+                }
+                for lvl in &sb.levels {
+                    let (mut qty, mut count, mut prev, mut cur) = (0i64, 0u32, NIL, lvl.head);
+                    while cur != NIL {
+                        let o = &self.orders[cur as usize];
+                        if o.prev != prev {
+                            return Err(format!("order {}: broken level links", o.id));
+                        }
+                        if o.symbol as usize != si || o.side != side || o.price != lvl.price {
+                            return Err(format!("order {}: in the wrong level", o.id));
+                        }
+                        if o.leaves <= 0 || o.qty != o.cum_qty + o.leaves {
+                            return Err(format!("order {}: bad quantities", o.id));
+                        }
+                        if o.locked != ins.lock_for(side, o.price, o.leaves) {
+                            return Err(format!(
+                                "order {}: locks {} but needs {}",
+                                o.id,
+                                o.locked,
+                                ins.lock_for(side, o.price, o.leaves)
+                            ));
+                        }
+                        if self.find_id(o.id) != Some(cur) {
+                            return Err(format!("order {}: id index wrong", o.id));
+                        }
+                        if !o.cl_ord_id.is_empty()
+                            && self.find_cl(o.account, &o.cl_ord_id) != Some(cur)
+                        {
+                            return Err(format!("order {}: client id index wrong", o.id));
+                        }
+                        locked[self.bal_idx(o.account, ins.lock_asset(side))] += o.locked;
+                        qty += o.leaves;
+                        count += 1;
+                        prev = cur;
+                        cur = o.next;
+                    }
+                    if lvl.tail != prev || qty != lvl.qty || count != lvl.count || count == 0 {
+                        return Err(format!("symbol {si} {side:?} level {}: bad totals", lvl.price));
+                    }
+                    seen += count as usize;
+                }
+            }
+            if let (Some(b), Some(a)) = (book.bids.best(), book.asks.best()) {
+                if b.price >= a.price {
+                    return Err(format!("symbol {si}: crossed book {} >= {}", b.price, a.price));
+                }
+            }
+        }
+        if seen != self.resting as usize || self.by_id.len() != seen {
+            return Err(format!(
+                "resting count {} / id index {} / in books {seen}",
+                self.resting,
+                self.by_id.len()
+            ));
+        }
+        let in_lists: usize = self
+            .accounts
+            .iter()
+            .map(|a| {
+                let (mut n, mut cur) = (0, a.head);
+                while cur != NIL {
+                    n += 1;
+                    cur = self.orders[cur as usize].acc_next;
+                }
+                n
+            })
+            .sum();
+        if in_lists != seen {
+            return Err(format!("account lists hold {in_lists} orders, books {seen}"));
+        }
+        for (i, b) in self.balances.iter().enumerate() {
+            if b.available < 0 || b.locked < 0 || b.locked != locked[i] {
+                return Err(format!(
+                    "account {} asset {}: {:?}, open orders lock {}",
+                    i / self.n_assets,
+                    i % self.n_assets,
+                    b,
+                    locked[i]
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    // ----- balances ---------------------------------------------------------------------
+
+    #[inline]
+    fn bal_idx(&self, account: u32, asset: u16) -> usize {
+        account as usize * self.n_assets + asset as usize
+    }
+
+    /// Moves a balance and emits its ledger entry (none if both deltas are zero).
+    #[inline]
+    #[allow(clippy::too_many_arguments)]
+    fn ledger<S: EventSink>(
+        &mut self,
+        account: u32,
+        asset: u16,
+        d_avail: i64,
+        d_locked: i64,
+        reason: LedgerReason,
+        reference: u64,
+        out: &mut S,
+    ) {
+        if d_avail == 0 && d_locked == 0 {
+            return;
+        }
+        let i = self.bal_idx(account, asset);
+        let b = &mut self.balances[i];
+        b.available += d_avail;
+        b.locked += d_locked;
+        assert!(b.available >= 0 && b.locked >= 0, "negative balance {b:?} of account {account}");
+        out.emit(Event::Ledger(LedgerEntry {
+            account: AccountId(account),
+            asset: AssetId(asset),
+            delta_available: d_avail,
+            delta_locked: d_locked,
+            available_after: b.available,
+            locked_after: b.locked,
+            reason,
+            reference,
+        }));
+    }
+
+    // ----- arena, indexes and lists ----------------------------------------------------
+
+    #[inline]
+    fn find_id(&self, id: u64) -> Option<u32> {
+        self.by_id.find(hash_id(id), |&s| self.orders[s as usize].id == id).copied()
+    }
+
+    #[inline]
+    fn find_cl(&self, account: u32, cl: &ClOrdId) -> Option<u32> {
+        let orders = &self.orders;
+        self.by_cl
+            .find(hash_cl(account, cl), |&s| {
+                let o = &orders[s as usize];
+                o.account == account && o.cl_ord_id == *cl
+            })
+            .copied()
+    }
+
+    fn index_id(&mut self, slot: u32) {
+        let orders = &self.orders;
+        let id = orders[slot as usize].id;
+        self.by_id.insert_unique(hash_id(id), slot, |&s| hash_id(orders[s as usize].id));
+    }
+
+    fn unindex_id(&mut self, slot: u32) {
+        let id = self.orders[slot as usize].id;
+        if let Ok(e) = self.by_id.find_entry(hash_id(id), |&s| s == slot) {
+            e.remove();
+        }
+    }
+
+    /// Indexes the slot's client id (if any).
+    fn index_cl(&mut self, slot: u32) {
+        let orders = &self.orders;
+        let o = &orders[slot as usize];
+        if o.cl_ord_id.is_empty() {
+            return;
+        }
+        let h = hash_cl(o.account, &o.cl_ord_id);
+        self.by_cl.insert_unique(h, slot, |&s| {
+            let o = &orders[s as usize];
+            hash_cl(o.account, &o.cl_ord_id)
+        });
+    }
+
+    fn unindex_cl(&mut self, slot: u32) {
+        let o = &self.orders[slot as usize];
+        if o.cl_ord_id.is_empty() {
+            return;
+        }
+        if let Ok(e) = self.by_cl.find_entry(hash_cl(o.account, &o.cl_ord_id), |&s| s == slot) {
+            e.remove();
+        }
+    }
+
+    fn alloc(&mut self, o: Order) -> u32 {
+        if let Some(s) = self.free.pop() {
+            self.orders[s as usize] = o;
+            s
+        } else {
+            assert!(self.orders.len() < self.cfg.max_orders as usize, "order arena overflow");
+            self.orders.push(o);
+            (self.orders.len() - 1) as u32
+        }
+    }
+
+    /// Removes an order that is not in any level from every index and frees its slot.
+    fn release(&mut self, slot: u32) {
+        let o = self.orders[slot as usize];
+        self.unindex_id(slot);
+        self.unindex_cl(slot);
+        // Account list.
+        if o.acc_prev != NIL {
+            self.orders[o.acc_prev as usize].acc_next = o.acc_next;
+        } else {
+            self.accounts[o.account as usize].head = o.acc_next;
+        }
+        if o.acc_next != NIL {
+            self.orders[o.acc_next as usize].acc_prev = o.acc_prev;
+        } else {
+            self.accounts[o.account as usize].tail = o.acc_prev;
+        }
+        self.resting -= 1;
+        self.free.push(slot);
+    }
+
+    /// Unlinks an order from its level queue; the level is left in place (maybe empty).
+    fn unlink_from_level(&mut self, slot: u32, side: Side, level_idx: usize) {
+        let o = self.orders[slot as usize];
+        let lvl = &mut self.books[o.symbol as usize].side_mut(side).levels[level_idx];
+        if o.prev != NIL {
+            self.orders[o.prev as usize].next = o.next;
+        } else {
+            lvl.head = o.next;
+        }
+        if o.next != NIL {
+            self.orders[o.next as usize].prev = o.prev;
+        } else {
+            lvl.tail = o.prev;
+        }
+        lvl.qty -= o.leaves;
+        lvl.count -= 1;
+    }
+
+    /// Appends an order (already in the arena) to the tail of its price level.
+    fn link_into_level(&mut self, slot: u32) -> Level {
+        let (symbol, side, price, leaves) = {
+            let o = &self.orders[slot as usize];
+            (o.symbol, o.side, o.price, o.leaves)
+        };
+        let sb = self.books[symbol as usize].side_mut(side);
+        let idx = match sb.find(price) {
+            Ok(i) => i,
+            Err(i) => {
+                assert!(sb.levels.len() < sb.levels.capacity(), "level capacity overflow");
+                sb.levels.insert(i, Level { price, qty: 0, count: 0, head: NIL, tail: NIL });
+                i
+            }
+        };
+        let lvl = &mut sb.levels[idx];
+        let tail = lvl.tail;
+        lvl.tail = slot;
+        if tail == NIL {
+            lvl.head = slot;
+        }
+        lvl.qty += leaves;
+        lvl.count += 1;
+        let snapshot = *lvl;
+        if tail != NIL {
+            self.orders[tail as usize].next = slot;
+        }
+        let o = &mut self.orders[slot as usize];
+        o.prev = tail;
+        o.next = NIL;
+        snapshot
+    }
+
+    fn emit_level<S: EventSink>(&self, symbol: u16, side: Side, price: i64, lvl: Option<&Level>, out: &mut S) {
+        let (qty, count) = lvl.map_or((0, 0), |l| (l.qty, l.count));
+        out.emit(Event::BookLevel { symbol: SymbolId(symbol), side, price: Price(price), qty: Qty(qty), count });
+    }
+
+    /// Takes an order out of its level (dropping the level if emptied) and emits the
+    /// level's new state.
+    fn take_out_of_level<S: EventSink>(&mut self, slot: u32, out: &mut S) {
+        let (symbol, side, price) = {
+            let o = &self.orders[slot as usize];
+            (o.symbol, o.side, o.price)
+        };
+        let idx = self.books[symbol as usize].side(side).find(price).expect("resting order has a level");
+        self.unlink_from_level(slot, side, idx);
+        let sb = self.books[symbol as usize].side_mut(side);
+        if sb.levels[idx].count == 0 {
+            sb.levels.remove(idx);
+            self.emit_level(symbol, side, price, None, out);
+        } else {
+            let l = sb.levels[idx];
+            self.emit_level(symbol, side, price, Some(&l), out);
+        }
+    }
+
+    /// Cancels a resting order: event, level update (unless `in_match`), unlock, free.
+    fn remove_resting<S: EventSink>(
+        &mut self,
+        slot: u32,
+        reason: CancelReason,
+        request: ClOrdId,
+        in_match_level: Option<usize>,
+        out: &mut S,
+    ) {
+        let o = self.orders[slot as usize];
+        match in_match_level {
+            Some(idx) => self.unlink_from_level(slot, o.side, idx),
+            None => {}
+        }
+        let mut state = o.state();
+        state.leaves = Qty(0);
+        out.emit(Event::OrderCanceled { state, canceled_qty: Qty(o.leaves), reason, request_cl_ord_id: request });
+        if in_match_level.is_none() {
+            self.take_out_of_level(slot, out);
+        }
+        let asset = self.insts[o.symbol as usize].lock_asset(o.side);
+        self.ledger(o.account, asset, o.locked, -o.locked, LedgerReason::OrderUnlock, o.id, out);
+        self.release(slot);
+    }
+
+    // ----- time -------------------------------------------------------------------------
+
+    fn expire<S: EventSink>(&mut self, out: &mut S) {
+        while let Some(&Reverse((at, id))) = self.expiries.peek() {
+            if at > self.now {
+                break;
+            }
+            self.expiries.pop();
+            if let Some(slot) = self.find_id(id) {
+                let o = &self.orders[slot as usize];
+                if o.tif == Tif::Gtd && o.expire_ns == at {
+                    self.remove_resting(slot, CancelReason::Expired, ClOrdId::EMPTY, None, out);
+                }
+            }
+        }
+    }
+
+    fn push_expiry(&mut self, at: u64, id: u64) {
+        if self.expiries.len() == self.expiries.capacity() {
+            // Drop entries of orders that are gone (lazy deletion), in place.
+            let (by_id, orders) = (&self.by_id, &self.orders);
+            self.expiries.retain(|Reverse((at, id))| {
+                by_id
+                    .find(hash_id(*id), |&s| orders[s as usize].id == *id)
+                    .is_some_and(|&s| orders[s as usize].expire_ns == *at)
+            });
+        }
+        assert!(self.expiries.len() < self.expiries.capacity(), "expiry heap overflow");
+        self.expiries.push(Reverse((at, id)));
+    }
+
+    // ----- new orders -------------------------------------------------------------------
+
+    fn crosses(&self, symbol: u16, side: Side, price: i64) -> bool {
+        let book = &self.books[symbol as usize];
+        match side {
+            Side::Buy => book.asks.best().is_some_and(|l| l.price <= price),
+            Side::Sell => book.bids.best().is_some_and(|l| l.price >= price),
+        }
+    }
+
+    fn check_new(&self, o: &NewOrder) -> Result<i64, RejectReason> {
+        use RejectReason::*;
+        if !self.account_exists(o.account) {
+            return Err(UnknownAccount);
+        }
+        let Some(ins) = self.insts.get(o.symbol.0 as usize) else { return Err(UnknownSymbol) };
+        if !o.cl_ord_id.is_empty() && self.find_cl(o.account.0, &o.cl_ord_id).is_some() {
+            return Err(DuplicateClOrdId);
+        }
+        let budget = o.ord_type == OrdType::Market && o.quote_budget > 0;
+        match o.ord_type {
+            OrdType::Limit => {
+                if o.quote_budget != 0 {
+                    return Err(InvalidQuantity);
+                }
+                if !ins.in_band(o.price.0) {
+                    return Err(PriceOutOfBand);
+                }
+            }
+            OrdType::Market => {
+                if o.post_only {
+                    return Err(InvalidOrderType);
+                }
+                if !matches!(o.tif, Tif::Ioc | Tif::Fok) {
+                    return Err(InvalidTimeInForce);
+                }
+                if o.price.0 != 0 && !ins.in_band(o.price.0) {
+                    return Err(PriceOutOfBand);
+                }
+                if o.quote_budget < 0 {
+                    return Err(InvalidQuantity);
+                }
+                if budget && (o.side == Side::Sell || o.qty.0 != 0) {
+                    return Err(InvalidQuantity);
+                }
+                if budget && o.tif != Tif::Ioc {
+                    return Err(InvalidTimeInForce);
+                }
+                if o.side == Side::Buy && o.quote_budget == 0 && o.price.0 == 0 {
+                    return Err(MarketBuyNeedsBudgetOrProtection);
+                }
+            }
+        }
+        if !budget {
+            if o.qty.0 < 1 || o.qty.0 > ins.max_qty {
+                return Err(InvalidQuantity);
+            }
+            if o.qty.0 < ins.min_qty {
+                return Err(BelowMinQty);
+            }
+        }
+        if (o.tif == Tif::Gtd && o.expire_ns <= self.now) || (o.tif != Tif::Gtd && o.expire_ns != 0) {
+            return Err(InvalidExpireTime);
+        }
+        if o.post_only && matches!(o.tif, Tif::Ioc | Tif::Fok) {
+            return Err(InvalidTimeInForce);
+        }
+        if o.ord_type == OrdType::Limit && ins.notional(o.price.0, o.qty.0) < ins.min_notional {
+            return Err(BelowMinNotional);
+        }
+        if budget && o.quote_budget < ins.min_notional {
+            return Err(BelowMinNotional);
+        }
+        if o.post_only && self.crosses(o.symbol.0, o.side, o.price.0) {
+            return Err(PostOnlyWouldCross);
+        }
+        if o.ord_type == OrdType::Limit && matches!(o.tif, Tif::Gtc | Tif::Gtd) {
+            let sb = self.books[o.symbol.0 as usize].side(o.side);
+            if self.resting >= self.cfg.max_orders
+                || (sb.find(o.price.0).is_err() && sb.levels.len() >= self.cfg.max_levels_per_side as usize)
+            {
+                return Err(CapacityExceeded);
+            }
+        }
+        let lock = if budget {
+            o.quote_budget
+        } else {
+            ins.lock_for(o.side, o.price.0, o.qty.0)
+        };
+        let avail = self.balances[self.bal_idx(o.account.0, ins.lock_asset(o.side))].available;
+        if lock > avail {
+            return Err(InsufficientBalance);
+        }
+        Ok(lock)
+    }
+
+    fn new_order<S: EventSink>(&mut self, o: &NewOrder, out: &mut S) {
+        let lock = match self.check_new(o) {
+            Ok(l) => l,
+            Err(reason) => {
+                out.emit(Event::OrderRejected { order: *o, reason });
+                return;
+            }
+        };
+        let id = self.next_order_id;
+        self.next_order_id += 1;
+        out.emit(Event::OrderAccepted { order_id: OrderId(id), order: *o });
+        let ins = self.insts[o.symbol.0 as usize];
+        self.ledger(o.account.0, ins.lock_asset(o.side), -lock, lock, LedgerReason::OrderLock, id, out);
+        let budget = o.ord_type == OrdType::Market && o.quote_budget > 0;
+        let mut t = Taker {
+            slot: NIL,
+            id,
+            account: o.account.0,
+            session: o.session.0,
+            symbol: o.symbol.0,
+            side: o.side,
+            ord_type: o.ord_type,
+            tif: o.tif,
+            stp: o.stp,
+            post_only: o.post_only,
+            price: o.price.0,
+            qty: if budget { 0 } else { o.qty.0 },
+            leaves: if budget { 0 } else { o.qty.0 },
+            cum_qty: 0,
+            cum_cost: 0,
+            locked: lock,
+            budget,
+            expire_ns: o.expire_ns,
+            cl_ord_id: o.cl_ord_id,
+        };
+        if o.tif == Tif::Fok && !self.fok_fillable(&t) {
+            let mut state = t.state();
+            state.leaves = Qty(0);
+            out.emit(Event::OrderCanceled {
+                state,
+                canceled_qty: Qty(t.leaves),
+                reason: CancelReason::Fok,
+                request_cl_ord_id: ClOrdId::EMPTY,
+            });
+            self.ledger(t.account, ins.lock_asset(t.side), t.locked, -t.locked, LedgerReason::OrderUnlock, id, out);
+            return;
+        }
+        self.enter(&mut t, out);
+    }
+
+    fn fok_fillable(&self, t: &Taker) -> bool {
+        let sb = self.books[t.symbol as usize].side(t.side.opposite());
+        let mut sum = 0i64;
+        for lvl in sb.levels.iter().rev() {
+            if !t.accepts(lvl.price) {
+                return false;
+            }
+            let mut cur = lvl.head;
+            while cur != NIL {
+                let m = &self.orders[cur as usize];
+                if m.account == t.account {
+                    if t.stp != StpMode::CancelOldest {
+                        return false;
+                    }
+                } else {
+                    sum += m.leaves;
+                    if sum >= t.leaves {
+                        return true;
+                    }
+                }
+                cur = m.next;
+            }
+        }
+        false
+    }
+
+    /// Matching, then the remainder: cancel (IOC, market, STP) or rest.
+    fn enter<S: EventSink>(&mut self, t: &mut Taker, out: &mut S) {
+        let end = self.match_taker(t, out);
+        let ins = self.insts[t.symbol as usize];
+        let asset = ins.lock_asset(t.side);
+        if end == MatchEnd::Finished || !t.is_open() && !t.budget {
+            // Fully filled or finished by STP decrement: nothing left locked.
+            debug_assert_eq!(t.locked, 0);
+            if t.slot != NIL {
+                self.release(t.slot);
+            }
+            return;
+        }
+        let rests = end == MatchEnd::Normal
+            && !t.budget
+            && t.ord_type == OrdType::Limit
+            && matches!(t.tif, Tif::Gtc | Tif::Gtd);
+        if !rests {
+            let reason = if end == MatchEnd::SelfTradeStop { CancelReason::SelfTrade } else { CancelReason::Ioc };
+            let mut state = t.state();
+            let canceled = t.leaves;
+            state.leaves = Qty(0);
+            out.emit(Event::OrderCanceled {
+                state,
+                canceled_qty: Qty(canceled),
+                reason,
+                request_cl_ord_id: ClOrdId::EMPTY,
+            });
+            self.ledger(t.account, asset, t.locked, -t.locked, LedgerReason::OrderUnlock, t.id, out);
+            if t.slot != NIL {
+                self.release(t.slot);
+            }
+            return;
+        }
+        // Rest.
+        let order = Order {
+            id: t.id,
+            account: t.account,
+            session: t.session,
+            symbol: t.symbol,
+            side: t.side,
+            tif: t.tif,
+            stp: t.stp,
+            post_only: t.post_only,
+            price: t.price,
+            qty: t.qty,
+            leaves: t.leaves,
+            cum_qty: t.cum_qty,
+            cum_cost: t.cum_cost,
+            locked: t.locked,
+            expire_ns: t.expire_ns,
+            cl_ord_id: t.cl_ord_id,
+            prev: NIL,
+            next: NIL,
+            acc_prev: NIL,
+            acc_next: NIL,
+        };
+        debug_assert_eq!(t.locked, ins.lock_for(t.side, t.price, t.leaves));
+        let slot = if t.slot != NIL {
+            // A replaced order keeps its slot, indexes and place in its account's list.
+            let keep = self.orders[t.slot as usize];
+            let o = &mut self.orders[t.slot as usize];
+            *o = Order { acc_prev: keep.acc_prev, acc_next: keep.acc_next, ..order };
+            t.slot
+        } else {
+            let slot = self.alloc(order);
+            self.index_id(slot);
+            self.index_cl(slot);
+            let acc = &mut self.accounts[t.account as usize];
+            let tail = acc.tail;
+            acc.tail = slot;
+            if tail == NIL {
+                acc.head = slot;
+            } else {
+                self.orders[tail as usize].acc_next = slot;
+            }
+            self.orders[slot as usize].acc_prev = tail;
+            self.resting += 1;
+            if t.tif == Tif::Gtd {
+                self.push_expiry(t.expire_ns, t.id);
+            }
+            slot
+        };
+        let lvl = self.link_into_level(slot);
+        self.emit_level(t.symbol, t.side, t.price, Some(&lvl), out);
+    }
+
+    fn match_taker<S: EventSink>(&mut self, t: &mut Taker, out: &mut S) -> MatchEnd {
+        let opp = t.side.opposite();
+        let sym = t.symbol as usize;
+        loop {
+            if !t.is_open() {
+                return MatchEnd::Normal;
+            }
+            let Some(best) = self.books[sym].side(opp).best() else { return MatchEnd::Normal };
+            let price = best.price;
+            if !t.accepts(price) {
+                return MatchEnd::Normal;
+            }
+            let idx = self.books[sym].side(opp).levels.len() - 1;
+            let mut changed = false;
+            let mut end = None;
+            let mut cur = self.books[sym].side(opp).levels[idx].head;
+            while cur != NIL && t.is_open() {
+                let next = self.orders[cur as usize].next;
+                if self.orders[cur as usize].account == t.account {
+                    match (t.stp, t.budget) {
+                        (StpMode::CancelNewest, _) | (StpMode::Decrement, true) => {
+                            end = Some(MatchEnd::SelfTradeStop);
+                            break;
+                        }
+                        (StpMode::CancelOldest, _) => {
+                            self.remove_resting(cur, CancelReason::SelfTrade, ClOrdId::EMPTY, Some(idx), out);
+                            changed = true;
+                        }
+                        (StpMode::CancelBoth, _) => {
+                            self.remove_resting(cur, CancelReason::SelfTrade, ClOrdId::EMPTY, Some(idx), out);
+                            changed = true;
+                            end = Some(MatchEnd::SelfTradeStop);
+                            break;
+                        }
+                        (StpMode::Decrement, false) => {
+                            changed = true;
+                            if self.decrement(t, cur, idx, out) {
+                                end = Some(MatchEnd::Finished);
+                                break;
+                            }
+                        }
+                    }
+                } else {
+                    let q = if t.budget {
+                        let ins = &self.insts[sym];
+                        ins.affordable(price, t.locked).min(self.orders[cur as usize].leaves)
+                    } else {
+                        t.leaves.min(self.orders[cur as usize].leaves)
+                    };
+                    if q == 0 {
+                        end = Some(MatchEnd::Normal);
+                        break;
+                    }
+                    self.fill(t, cur, idx, price, q, out);
+                    changed = true;
+                }
+                cur = next;
+            }
+            let sb = self.books[sym].side_mut(opp);
+            let lvl = sb.levels[idx];
+            if lvl.count == 0 {
+                sb.levels.pop();
+                self.emit_level(t.symbol, opp, price, None, out);
+            } else if changed {
+                self.emit_level(t.symbol, opp, price, Some(&lvl), out);
+            }
+            if let Some(e) = end {
+                return e;
+            }
+        }
+    }
+
+    /// STP decrement between the taker and a maker of the same account. Returns true if
+    /// the taker is finished (canceled).
+    fn decrement<S: EventSink>(&mut self, t: &mut Taker, slot: u32, level_idx: usize, out: &mut S) -> bool {
+        let ins = self.insts[t.symbol as usize];
+        let m = self.orders[slot as usize];
+        let d = t.leaves.min(m.leaves);
+        if m.leaves == d {
+            self.remove_resting(slot, CancelReason::SelfTrade, ClOrdId::EMPTY, Some(level_idx), out);
+        } else {
+            let new_lock = ins.lock_for(m.side, m.price, m.leaves - d);
+            let diff = m.locked - new_lock;
+            {
+                let o = &mut self.orders[slot as usize];
+                o.leaves -= d;
+                o.qty -= d;
+                o.locked = new_lock;
+            }
+            let lvl = &mut self.books[t.symbol as usize].side_mut(m.side).levels[level_idx];
+            lvl.qty -= d;
+            out.emit(Event::OrderReduced { state: self.orders[slot as usize].state(), reduced_by: Qty(d) });
+            self.ledger(m.account, ins.lock_asset(m.side), diff, -diff, LedgerReason::OrderUnlock, m.id, out);
+        }
+        let asset = ins.lock_asset(t.side);
+        if t.leaves == d {
+            let mut state = t.state();
+            state.leaves = Qty(0);
+            out.emit(Event::OrderCanceled {
+                state,
+                canceled_qty: Qty(d),
+                reason: CancelReason::SelfTrade,
+                request_cl_ord_id: ClOrdId::EMPTY,
+            });
+            let l = t.locked;
+            t.leaves = 0;
+            t.locked = 0;
+            self.ledger(t.account, asset, l, -l, LedgerReason::OrderUnlock, t.id, out);
+            true
+        } else {
+            t.leaves -= d;
+            t.qty -= d;
+            let new_lock = ins.lock_for(t.side, t.price, t.leaves);
+            let diff = t.locked - new_lock;
+            t.locked = new_lock;
+            out.emit(Event::OrderReduced { state: t.state(), reduced_by: Qty(d) });
+            self.ledger(t.account, asset, diff, -diff, LedgerReason::OrderUnlock, t.id, out);
+            false
+        }
+    }
+
+    /// One fill of `q` lots at the maker's `price`, with settlement.
+    fn fill<S: EventSink>(&mut self, t: &mut Taker, slot: u32, level_idx: usize, price: i64, q: i64, out: &mut S) {
+        let ins = self.insts[t.symbol as usize];
+        let n = ins.notional(price, q);
+        let base = q * ins.bu;
+        let maker_fee = fee(n, ins.maker_bps);
+        let taker_fee = fee(n, ins.taker_bps);
+        let trade_id = self.next_trade_id;
+        self.next_trade_id += 1;
+
+        // Taker state.
+        let t_lock_before = t.locked;
+        if !t.budget {
+            t.leaves -= q;
+        }
+        t.cum_qty += q;
+        t.cum_cost += price * q;
+        // Maker state.
+        let m_before = self.orders[slot as usize];
+        let (m_leaves, m_lock) = {
+            let m = &mut self.orders[slot as usize];
+            m.leaves -= q;
+            m.cum_qty += q;
+            m.cum_cost += price * q;
+            m.locked = ins.lock_for(m.side, m.price, m.leaves);
+            (m.leaves, m.locked)
+        };
+        let t_new_lock = if t.budget {
+            t.locked - n - taker_fee
+        } else {
+            ins.lock_for(t.side, t.price, t.leaves)
+        };
+        t.locked = t_new_lock;
+
+        let m = self.orders[slot as usize];
+        out.emit(Event::Trade(Trade {
+            trade_id,
+            symbol: SymbolId(t.symbol),
+            price: Price(price),
+            qty: Qty(q),
+            taker_side: t.side,
+            maker: Fill {
+                order_id: OrderId(m.id),
+                account: AccountId(m.account),
+                session: SessionId(m.session),
+                cl_ord_id: m.cl_ord_id,
+                leaves: Qty(m_leaves),
+                cum_qty: Qty(m.cum_qty),
+                cum_cost: m.cum_cost,
+                fee: maker_fee,
+            },
+            taker: Fill {
+                order_id: OrderId(t.id),
+                account: AccountId(t.account),
+                session: SessionId(t.session),
+                cl_ord_id: t.cl_ord_id,
+                leaves: Qty(t.leaves),
+                cum_qty: Qty(t.cum_qty),
+                cum_cost: t.cum_cost,
+                fee: taker_fee,
+            },
+        }));
+
+        // Settlement: buyer quote, buyer base, seller base, seller quote, fee account.
+        let (buyer, buyer_fee, buyer_lock_before, buyer_lock_after, seller, seller_fee) = match t.side {
+            Side::Buy => (t.account, taker_fee, t_lock_before, t_new_lock, m.account, maker_fee),
+            Side::Sell => (m.account, maker_fee, m_before.locked, m_lock, t.account, taker_fee),
+        };
+        let cost = n + buyer_fee;
+        let excess = buyer_lock_before - cost - buyer_lock_after;
+        assert!(excess >= 0, "buyer lock too small: before {buyer_lock_before} cost {cost} after {buyer_lock_after}");
+        self.ledger(buyer, ins.quote, excess, -(cost + excess), LedgerReason::Trade, trade_id, out);
+        self.ledger(buyer, ins.base, base, 0, LedgerReason::Trade, trade_id, out);
+        self.ledger(seller, ins.base, 0, -base, LedgerReason::Trade, trade_id, out);
+        self.ledger(seller, ins.quote, n - seller_fee, 0, LedgerReason::Trade, trade_id, out);
+        let fees = buyer_fee + seller_fee;
+        assert!(fees >= 0, "fee account would pay out");
+        self.ledger(self.cfg.fee_account.0, ins.quote, fees, 0, LedgerReason::Fee, trade_id, out);
+
+        // Level and maker bookkeeping.
+        self.books[t.symbol as usize].side_mut(m.side).levels[level_idx].qty -= q;
+        if m_leaves == 0 {
+            // unlink_from_level subtracts the (now zero) leaves again: harmless.
+            self.unlink_from_level(slot, m.side, level_idx);
+            self.release(slot);
+        }
+    }
+
+    // ----- cancel, replace, mass cancel -------------------------------------------------
+
+    /// Resolves a cancel/replace target: (slot) or the reason and what was found.
+    fn resolve(&self, account: AccountId, symbol: SymbolId, target: OrderRef) -> Result<u32, (RejectReason, u32)> {
+        if !self.account_exists(account) {
+            return Err((RejectReason::UnknownAccount, NIL));
+        }
+        let slot = match target {
+            OrderRef::Id(id) => self.find_id(id.0),
+            OrderRef::ClOrdId(cl) => {
+                if cl.is_empty() {
+                    None
+                } else {
+                    self.find_cl(account.0, &cl)
+                }
+            }
+        };
+        let Some(slot) = slot else { return Err((RejectReason::UnknownOrder, NIL)) };
+        let o = &self.orders[slot as usize];
+        if o.account != account.0 {
+            return Err((RejectReason::NotOwner, slot));
+        }
+        if o.symbol != symbol.0 {
+            return Err((RejectReason::UnknownOrder, slot));
+        }
+        Ok(slot)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn cancel_reject<S: EventSink>(
+        &self,
+        account: AccountId,
+        symbol: SymbolId,
+        target: OrderRef,
+        cl_ord_id: ClOrdId,
+        found: u32,
+        is_replace: bool,
+        reason: RejectReason,
+        out: &mut S,
+    ) {
+        // Never leak another account's order details.
+        let o = (found != NIL && reason != RejectReason::NotOwner).then(|| self.orders[found as usize]);
+        out.emit(Event::CancelRejected {
+            account,
+            symbol,
+            target,
+            cl_ord_id,
+            order_id: OrderId(o.map_or(0, |o| o.id)),
+            order_cl_ord_id: o.map_or(ClOrdId::EMPTY, |o| o.cl_ord_id),
+            leaves: Qty(o.map_or(0, |o| o.leaves)),
+            cum_qty: Qty(o.map_or(0, |o| o.cum_qty)),
+            is_replace,
+            reason,
+        });
+    }
+
+    fn cancel<S: EventSink>(&mut self, c: &CancelOrder, out: &mut S) {
+        match self.resolve(c.account, c.symbol, c.target) {
+            Ok(slot) => self.remove_resting(slot, CancelReason::UserRequest, c.cl_ord_id, None, out),
+            Err((reason, found)) => {
+                self.cancel_reject(c.account, c.symbol, c.target, c.cl_ord_id, found, false, reason, out)
+            }
+        }
+    }
+
+    fn check_replace(&self, r: &ReplaceOrder, slot: u32) -> Result<i64, RejectReason> {
+        use RejectReason::*;
+        let o = &self.orders[slot as usize];
+        let ins = &self.insts[o.symbol as usize];
+        let (price, qty) = (r.price.0, r.qty.0);
+        if !ins.in_band(price) {
+            return Err(PriceOutOfBand);
+        }
+        if qty < 1 || qty > ins.max_qty || qty <= o.cum_qty {
+            return Err(InvalidQuantity);
+        }
+        if qty < ins.min_qty {
+            return Err(BelowMinQty);
+        }
+        if ins.notional(price, qty) < ins.min_notional {
+            return Err(BelowMinNotional);
+        }
+        if !r.cl_ord_id.is_empty()
+            && r.cl_ord_id != o.cl_ord_id
+            && self.find_cl(o.account, &r.cl_ord_id).is_some()
+        {
+            return Err(DuplicateClOrdId);
+        }
+        if o.post_only && self.crosses(o.symbol, o.side, price) {
+            return Err(PostOnlyWouldCross);
+        }
+        if price != o.price {
+            let sb = self.books[o.symbol as usize].side(o.side);
+            let alone = sb.find(o.price).map(|i| sb.levels[i].count == 1).unwrap_or(false);
+            if sb.find(price).is_err()
+                && sb.levels.len() - alone as usize >= self.cfg.max_levels_per_side as usize
+            {
+                return Err(CapacityExceeded);
+            }
+        }
+        let new_lock = ins.lock_for(o.side, price, qty - o.cum_qty);
+        let avail = self.balances[self.bal_idx(o.account, ins.lock_asset(o.side))].available;
+        if new_lock - o.locked > avail {
+            return Err(InsufficientBalance);
+        }
+        Ok(new_lock)
+    }
+
+    fn replace<S: EventSink>(&mut self, r: &ReplaceOrder, out: &mut S) {
+        let slot = match self.resolve(r.account, r.symbol, r.target) {
+            Ok(s) => s,
+            Err((reason, found)) => {
+                return self.cancel_reject(r.account, r.symbol, r.target, r.cl_ord_id, found, true, reason, out);
+            }
+        };
+        let new_lock = match self.check_replace(r, slot) {
+            Ok(l) => l,
+            Err(reason) => {
+                return self.cancel_reject(r.account, r.symbol, r.target, r.cl_ord_id, slot, true, reason, out);
+            }
+        };
+        let old = self.orders[slot as usize];
+        let ins = self.insts[old.symbol as usize];
+        let asset = ins.lock_asset(old.side);
+        let new_cl = if r.cl_ord_id.is_empty() { old.cl_ord_id } else { r.cl_ord_id };
+        if new_cl != old.cl_ord_id {
+            self.unindex_cl(slot);
+            self.orders[slot as usize].cl_ord_id = new_cl;
+            self.index_cl(slot);
+        }
+        let new_leaves = r.qty.0 - old.cum_qty;
+        let keep = r.price.0 == old.price && new_leaves <= old.leaves;
+        let diff = new_lock - old.locked;
+        if keep {
+            let idx = self.books[old.symbol as usize].side(old.side).find(old.price).expect("level");
+            let lvl = {
+                let l = &mut self.books[old.symbol as usize].side_mut(old.side).levels[idx];
+                l.qty += new_leaves - old.leaves;
+                *l
+            };
+            let o = &mut self.orders[slot as usize];
+            o.qty = r.qty.0;
+            o.leaves = new_leaves;
+            o.locked = new_lock;
+            o.cl_ord_id = new_cl;
+            let state = o.state();
+            out.emit(Event::OrderReplaced { state, orig_cl_ord_id: old.cl_ord_id, kept_priority: true });
+            self.emit_level(old.symbol, old.side, old.price, Some(&lvl), out);
+            self.ledger(old.account, asset, -diff, diff, LedgerReason::OrderUnlock, old.id, out);
+            return;
+        }
+        // Loses priority: out of the level, updated, re-entered as a taker.
+        let idx = self.books[old.symbol as usize].side(old.side).find(old.price).expect("level");
+        self.unlink_from_level(slot, old.side, idx);
+        let old_level = {
+            let sb = self.books[old.symbol as usize].side_mut(old.side);
+            if sb.levels[idx].count == 0 {
+                sb.levels.remove(idx);
+                None
+            } else {
+                Some(sb.levels[idx])
+            }
+        };
+        let state = {
+            let o = &mut self.orders[slot as usize];
+            o.price = r.price.0;
+            o.qty = r.qty.0;
+            o.leaves = new_leaves;
+            o.locked = new_lock;
+            o.cl_ord_id = new_cl;
+            o.state()
+        };
+        out.emit(Event::OrderReplaced { state, orig_cl_ord_id: old.cl_ord_id, kept_priority: false });
+        self.emit_level(old.symbol, old.side, old.price, old_level.as_ref(), out);
+        let reason = if diff > 0 { LedgerReason::OrderLock } else { LedgerReason::OrderUnlock };
+        self.ledger(old.account, asset, -diff, diff, reason, old.id, out);
+        let o = self.orders[slot as usize];
+        let mut t = Taker {
+            slot,
+            id: o.id,
+            account: o.account,
+            session: o.session,
+            symbol: o.symbol,
+            side: o.side,
+            ord_type: OrdType::Limit,
+            tif: o.tif,
+            stp: o.stp,
+            post_only: o.post_only,
+            price: o.price,
+            qty: o.qty,
+            leaves: o.leaves,
+            cum_qty: o.cum_qty,
+            cum_cost: o.cum_cost,
+            locked: o.locked,
+            budget: false,
+            expire_ns: o.expire_ns,
+            cl_ord_id: o.cl_ord_id,
+        };
+        self.enter(&mut t, out);
+    }
+
+    fn mass_cancel<S: EventSink>(&mut self, m: &MassCancel, out: &mut S) {
+        if !self.account_exists(m.account) {
+            out.emit(Event::MassCancelReport {
+                account: m.account,
+                scope: m.scope,
+                cl_ord_id: m.cl_ord_id,
+                canceled: 0,
+                reject: Some(RejectReason::UnknownAccount),
+            });
+            return;
+        }
+        let mut n = 0u32;
+        let mut cur = self.accounts[m.account.0 as usize].head;
+        while cur != NIL {
+            let o = self.orders[cur as usize];
+            let hit = match m.scope {
+                MassCancelScope::Account => true,
+                MassCancelScope::Symbol(s) => o.symbol == s.0,
+                MassCancelScope::Session(s) => o.session == s.0,
+            };
+            if hit {
+                self.remove_resting(cur, CancelReason::MassCancel, m.cl_ord_id, None, out);
+                n += 1;
+            }
+            cur = o.acc_next;
+        }
+        out.emit(Event::MassCancelReport {
+            account: m.account,
+            scope: m.scope,
+            cl_ord_id: m.cl_ord_id,
+            canceled: n,
+            reject: None,
+        });
+    }
+
+    // ----- transfers and accounts -------------------------------------------------------
+
+    fn transfer<S: EventSink>(&mut self, t: &Transfer, deposit: bool, out: &mut S) {
+        let reject = |reason| Event::AdminRejected { account: t.account, reason };
+        if !self.account_exists(t.account) {
+            return out.emit(reject(RejectReason::UnknownAccount));
+        }
+        if t.asset.0 as usize >= self.n_assets {
+            return out.emit(reject(RejectReason::UnknownAsset));
+        }
+        let b = self.balances[self.bal_idx(t.account.0, t.asset.0)];
+        if t.amount <= 0 || t.amount > MAX_BALANCE - (b.available + b.locked) {
+            return out.emit(reject(RejectReason::InvalidAmount));
+        }
+        if deposit {
+            self.ledger(t.account.0, t.asset.0, t.amount, 0, LedgerReason::Deposit, t.reference, out);
+        } else if t.amount > b.available {
+            out.emit(reject(RejectReason::InsufficientBalance));
+        } else {
+            self.ledger(t.account.0, t.asset.0, -t.amount, 0, LedgerReason::Withdrawal, t.reference, out);
+        }
+    }
+
+    fn create_account<S: EventSink>(&mut self, account: AccountId, out: &mut S) {
+        match self.accounts.get_mut(account.0 as usize) {
+            None => out.emit(Event::AdminRejected { account, reason: RejectReason::InvalidAccount }),
+            Some(a) if a.exists => out.emit(Event::AdminRejected { account, reason: RejectReason::AccountExists }),
+            Some(a) => {
+                a.exists = true;
+                out.emit(Event::AccountCreated { account });
+            }
+        }
+    }
+}

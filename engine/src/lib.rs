@@ -1,0 +1,33 @@
+//! Tachyon's engine core: order books and accounts as a pure, deterministic state machine.
+//!
+//! [`Engine::apply`] takes a [`Command`] and emits [`Event`]s into an [`EventSink`]. It
+//! does no I/O, reads no clock (time arrives in the command), uses no randomly seeded
+//! hashing and never iterates an unordered map, so the same command stream always gives
+//! the same events and the same [`Engine::state_hash`]. Every structure is sized from
+//! [`EngineConfig`] at start-up; applying a command does not allocate.
+//!
+//! The exact rules (checks, event order, rounding) are in `engine/SEMANTICS.md`.
+#![deny(missing_docs)]
+
+mod command;
+mod engine;
+mod event;
+mod hash;
+mod spec;
+mod types;
+
+pub use command::{
+    CancelOrder, Command, CommandKind, MassCancel, MassCancelScope, NewOrder, OrdType,
+    OrderRef, ReplaceOrder, StpMode, Tif, Transfer,
+};
+pub use engine::{Balance, Engine, OrderView};
+pub use event::{
+    CancelReason, Event, EventSink, Fill, LedgerEntry, LedgerReason, OrderState, RejectReason,
+    Trade,
+};
+pub use hash::{EventHasher, StableHasher};
+pub use spec::{AssetSpec, EngineConfig, InstrumentSpec, SpecError, MAX_FEE_BPS};
+pub use types::{
+    AccountId, AssetId, ClOrdId, OrderId, Price, Qty, SessionId, Side, SymbolId,
+    CL_ORD_ID_MAX_LEN,
+};

@@ -1,0 +1,117 @@
+//! Identifier and quantity newtypes. Units are always integers: prices in ticks of the
+//! instrument, quantities in lots of the instrument, balances in the asset's smallest unit.
+
+/// Engine-assigned order identifier, strictly increasing from 1.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct OrderId(pub u64);
+
+/// Account identifier (dense, `< EngineConfig::max_accounts`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct AccountId(pub u32);
+
+/// Instrument identifier: index into `EngineConfig::instruments`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SymbolId(pub u16);
+
+/// Asset identifier: index into `EngineConfig::assets`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct AssetId(pub u16);
+
+/// Session identifier assigned by the gateway (0 = no session, e.g. admin plane).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SessionId(pub u16);
+
+/// A price in ticks of its instrument.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Price(pub i64);
+
+/// A quantity in lots of its instrument.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Qty(pub i64);
+
+/// Order side.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Side {
+    /// Bid.
+    Buy,
+    /// Ask.
+    Sell,
+}
+
+impl Side {
+    /// The other side.
+    #[inline]
+    pub fn opposite(self) -> Side {
+        match self {
+            Side::Buy => Side::Sell,
+            Side::Sell => Side::Buy,
+        }
+    }
+}
+
+/// Maximum length of a client order id in bytes.
+pub const CL_ORD_ID_MAX_LEN: usize = 36;
+
+/// A client order id (FIX ClOrdID): up to 36 printable ASCII bytes, stored inline so
+/// commands and events never allocate. Zero-padded; the empty id is all zeros.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ClOrdId(pub [u8; CL_ORD_ID_MAX_LEN]);
+
+impl Default for ClOrdId {
+    fn default() -> Self {
+        ClOrdId::EMPTY
+    }
+}
+
+impl ClOrdId {
+    /// The empty id.
+    pub const EMPTY: ClOrdId = ClOrdId([0; CL_ORD_ID_MAX_LEN]);
+
+    /// Builds an id from bytes; `None` if longer than 36 bytes or not printable ASCII
+    /// (0x21..=0x7e).
+    pub fn new(bytes: &[u8]) -> Option<ClOrdId> {
+        if bytes.len() > CL_ORD_ID_MAX_LEN || bytes.iter().any(|b| !(0x21..=0x7e).contains(b)) {
+            return None;
+        }
+        let mut out = [0u8; CL_ORD_ID_MAX_LEN];
+        out[..bytes.len()].copy_from_slice(bytes);
+        Some(ClOrdId(out))
+    }
+
+    /// Builds an id from a number's decimal text (convenient in tests and benches).
+    pub fn from_u64(mut n: u64) -> ClOrdId {
+        let mut digits = [0u8; 20];
+        let mut len = 0;
+        loop {
+            digits[len] = b'0' + (n % 10) as u8;
+            len += 1;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        let mut out = [0u8; CL_ORD_ID_MAX_LEN];
+        for i in 0..len {
+            out[i] = digits[len - 1 - i];
+        }
+        ClOrdId(out)
+    }
+
+    /// The id's bytes without padding.
+    pub fn as_bytes(&self) -> &[u8] {
+        let len = self.0.iter().position(|&b| b == 0).unwrap_or(CL_ORD_ID_MAX_LEN);
+        &self.0[..len]
+    }
+
+    /// True for the empty id.
+    pub fn is_empty(&self) -> bool {
+        self.0[0] == 0
+    }
+}
+
+impl core::fmt::Debug for ClOrdId {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        // Printable ASCII by construction.
+        write!(f, "ClOrdId({:?})", core::str::from_utf8(self.as_bytes()).unwrap_or("<invalid>"))
+    }
+}
