@@ -16,6 +16,7 @@ use crate::event::{
     Trade,
 };
 use crate::hash::StableHasher;
+use crate::snapshot::{side_u8, SnapReader, SnapWriter, SnapshotError, SNAPSHOT_MAGIC};
 use crate::spec::{EngineConfig, InstrumentSpec, SpecError};
 use crate::types::{AccountId, AssetId, ClOrdId, OrderId, Price, Qty, SessionId, Side, SymbolId};
 
@@ -667,6 +668,211 @@ impl Engine {
             }
         }
         Ok(())
+    }
+
+
+    // ----- snapshots --------------------------------------------------------------------
+
+    /// Serialises the whole state (appending to `out`). Allocates; runs off the hot path
+    /// (at snapshot intervals and at shutdown).
+    pub fn snapshot(&self, out: &mut Vec<u8>) {
+        let mut w = SnapWriter(out);
+        w.0.extend_from_slice(SNAPSHOT_MAGIC);
+        w.u32(1);
+        w.u64(self.cfg.fingerprint());
+        w.u64(self.now);
+        w.u64(self.next_order_id);
+        w.u64(self.next_trade_id);
+        let existing: Vec<usize> = (0..self.accounts.len()).filter(|&a| self.accounts[a].exists).collect();
+        w.u32(existing.len() as u32);
+        for &a in &existing {
+            w.u32(a as u32);
+            for asset in 0..self.n_assets {
+                let b = self.balances[a * self.n_assets + asset];
+                w.i64(b.available);
+                w.i64(b.locked);
+            }
+            let mut ids = Vec::new();
+            let mut cur = self.accounts[a].head;
+            while cur != NIL {
+                ids.push(self.orders[cur as usize].id);
+                cur = self.orders[cur as usize].acc_next;
+            }
+            w.u32(ids.len() as u32);
+            for id in ids {
+                w.u64(id);
+            }
+        }
+        w.u32(self.resting);
+        for book in &self.books {
+            for side in [Side::Buy, Side::Sell] {
+                for lvl in book.side(side).levels.iter().rev() {
+                    let mut cur = lvl.head;
+                    while cur != NIL {
+                        let o = &self.orders[cur as usize];
+                        w.u64(o.id);
+                        w.u32(o.account);
+                        w.u16(o.session);
+                        w.u16(o.symbol);
+                        w.u8(side_u8(o.side));
+                        w.u8(o.tif as u8);
+                        w.u8(o.stp as u8);
+                        w.u8(o.post_only as u8);
+                        for v in [o.price, o.qty, o.leaves, o.cum_qty, o.cum_cost, o.locked] {
+                            w.i64(v);
+                        }
+                        w.u64(o.expire_ns);
+                        w.cl(&o.cl_ord_id);
+                        cur = o.next;
+                    }
+                }
+            }
+        }
+        w.u64(self.state_hash());
+    }
+
+    /// Rebuilds an engine from [`Engine::snapshot`] bytes under the same configuration.
+    /// Verifies the configuration fingerprint, every invariant and the recorded state hash.
+    pub fn restore(cfg: EngineConfig, bytes: &[u8]) -> Result<Engine, SnapshotError> {
+        let err = |m: String| SnapshotError(m);
+        let fingerprint = cfg.fingerprint();
+        let mut e = Engine::new(cfg).map_err(|x| err(format!("bad config: {x}")))?;
+        let mut r = SnapReader { buf: bytes, at: 0 };
+        if bytes.get(..8) != Some(&SNAPSHOT_MAGIC[..]) {
+            return Err(err("not an engine snapshot (bad magic)".into()));
+        }
+        r.at = 8;
+        let version = r.u32()?;
+        if version != 1 {
+            return Err(err(format!("unsupported snapshot version {version}")));
+        }
+        if r.u64()? != fingerprint {
+            return Err(err(
+                "taken under a different engine configuration (instruments, assets or limits changed)".into(),
+            ));
+        }
+        e.now = r.u64()?;
+        e.next_order_id = r.u64()?;
+        e.next_trade_id = r.u64()?;
+        let n_accounts = r.u32()?;
+        let mut lists: Vec<(u32, Vec<u64>)> = Vec::new();
+        for _ in 0..n_accounts {
+            let a = r.u32()?;
+            if a as usize >= e.accounts.len() {
+                return Err(err(format!("account {a} beyond max_accounts")));
+            }
+            e.accounts[a as usize].exists = true;
+            for asset in 0..e.n_assets {
+                let i = a as usize * e.n_assets + asset;
+                e.balances[i] = Balance { available: r.i64()?, locked: r.i64()? };
+            }
+            let n = r.u32()?;
+            let mut ids = Vec::with_capacity(n.min(1 << 20) as usize);
+            for _ in 0..n {
+                ids.push(r.u64()?);
+            }
+            lists.push((a, ids));
+        }
+        let n_orders = r.u32()?;
+        if n_orders > e.cfg.max_orders {
+            return Err(err(format!("{n_orders} orders exceed max_orders")));
+        }
+        for _ in 0..n_orders {
+            let id = r.u64()?;
+            let account = r.u32()?;
+            let session = r.u16()?;
+            let symbol = r.u16()?;
+            let side = match r.u8()? {
+                0 => Side::Buy,
+                1 => Side::Sell,
+                _ => return Err(err("bad side".into())),
+            };
+            let tif = match r.u8()? {
+                x if x == Tif::Gtc as u8 => Tif::Gtc,
+                x if x == Tif::Gtd as u8 => Tif::Gtd,
+                _ => return Err(err(format!("order {id}: a resting order must be GTC or GTD"))),
+            };
+            let stp = match r.u8()? {
+                x if x == StpMode::CancelNewest as u8 => StpMode::CancelNewest,
+                x if x == StpMode::CancelOldest as u8 => StpMode::CancelOldest,
+                x if x == StpMode::CancelBoth as u8 => StpMode::CancelBoth,
+                x if x == StpMode::Decrement as u8 => StpMode::Decrement,
+                _ => return Err(err("bad STP mode".into())),
+            };
+            let post_only = r.u8()? != 0;
+            let mut v = [0i64; 6];
+            for x in &mut v {
+                *x = r.i64()?;
+            }
+            let expire_ns = r.u64()?;
+            let cl_ord_id = r.cl()?;
+            if symbol as usize >= e.books.len() || !e.account_exists(AccountId(account)) {
+                return Err(err(format!("order {id}: unknown symbol or account")));
+            }
+            let [price, qty, leaves, cum_qty, cum_cost, locked] = v;
+            let slot = e.alloc(Order {
+                id,
+                account,
+                session,
+                symbol,
+                side,
+                tif,
+                stp,
+                post_only,
+                price,
+                qty,
+                leaves,
+                cum_qty,
+                cum_cost,
+                locked,
+                expire_ns,
+                cl_ord_id,
+                prev: NIL,
+                next: NIL,
+                acc_prev: NIL,
+                acc_next: NIL,
+            });
+            if e.find_id(id).is_some() || (!cl_ord_id.is_empty() && e.find_cl(account, &cl_ord_id).is_some()) {
+                return Err(err(format!("order {id}: duplicate id or client id")));
+            }
+            let sb = e.books[symbol as usize].side(side);
+            if sb.find(price).is_err() && sb.levels.len() >= e.cfg.max_levels_per_side as usize {
+                return Err(err("more levels than max_levels_per_side".into()));
+            }
+            e.index_id(slot);
+            e.index_cl(slot);
+            e.link_into_level(slot);
+            e.resting += 1;
+            if tif == Tif::Gtd {
+                e.push_expiry(expire_ns, id);
+            }
+        }
+        for (a, ids) in lists {
+            let mut prev = NIL;
+            for id in ids {
+                let slot = e.find_id(id).ok_or_else(|| err(format!("account {a} lists unknown order {id}")))?;
+                if e.orders[slot as usize].account != a || e.orders[slot as usize].acc_prev != NIL || e.accounts[a as usize].head == slot {
+                    return Err(err(format!("order {id}: bad account list")));
+                }
+                e.orders[slot as usize].acc_prev = prev;
+                if prev == NIL {
+                    e.accounts[a as usize].head = slot;
+                } else {
+                    e.orders[prev as usize].acc_next = slot;
+                }
+                prev = slot;
+            }
+            e.accounts[a as usize].tail = prev;
+        }
+        let recorded = r.u64()?;
+        if !r.done() {
+            return Err(err("trailing bytes".into()));
+        }
+        e.check_invariants().map_err(|m| err(format!("restored state is inconsistent: {m}")))?;
+        if e.state_hash() != recorded {
+            return Err(err("state hash mismatch after restore".into()));
+        }
+        Ok(e)
     }
 
     // ----- balances ---------------------------------------------------------------------

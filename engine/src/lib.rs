@@ -9,10 +9,12 @@
 //! The exact rules (checks, event order, rounding) are in `engine/SEMANTICS.md`.
 #![deny(missing_docs)]
 
+mod codec;
 mod command;
 mod engine;
 mod event;
 mod hash;
+mod snapshot;
 mod spec;
 mod types;
 
@@ -20,7 +22,9 @@ pub use command::{
     CancelOrder, Command, CommandKind, MassCancel, MassCancelScope, NewOrder, OrdType,
     OrderRef, ReplaceOrder, StpMode, Tif, Transfer,
 };
+pub use codec::{decode_command, encode_command, DecodeError, MAX_COMMAND_LEN};
 pub use engine::{Balance, Engine, OrderView};
+pub use snapshot::SnapshotError;
 pub use event::{
     CancelReason, Event, EventSink, Fill, LedgerEntry, LedgerReason, OrderState, RejectReason,
     Trade,

@@ -141,3 +141,27 @@ impl EngineConfig {
         Ok(())
     }
 }
+
+impl EngineConfig {
+    /// A stable fingerprint of everything that changes the engine's behaviour; snapshots
+    /// record it so state is never restored under different instruments or limits.
+    pub fn fingerprint(&self) -> u64 {
+        use core::hash::{Hash, Hasher};
+        let mut h = crate::hash::StableHasher::default();
+        (self.assets.len() as u64).hash(&mut h);
+        for a in &self.assets {
+            a.code.as_bytes().hash(&mut h);
+            a.decimals.hash(&mut h);
+        }
+        (self.instruments.len() as u64).hash(&mut h);
+        for i in &self.instruments {
+            i.symbol.as_bytes().hash(&mut h);
+            (i.base.0, i.quote.0).hash(&mut h);
+            (i.quote_units_per_tick_lot, i.base_units_per_lot, i.min_qty_lots, i.max_qty_lots).hash(&mut h);
+            (i.min_notional_quote_units, i.maker_fee_bps, i.taker_fee_bps).hash(&mut h);
+            (i.min_price_ticks, i.max_price_ticks).hash(&mut h);
+        }
+        (self.max_accounts, self.max_orders, self.max_levels_per_side, self.fee_account.0).hash(&mut h);
+        h.finish()
+    }
+}
