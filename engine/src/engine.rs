@@ -268,7 +268,8 @@ fn hash_cl(account: u32, cl: &ClOrdId) -> u64 {
 /// `n × bps / 10_000`, truncated toward zero.
 #[inline]
 fn fee(n: i64, bps: i64) -> i64 {
-    n * bps / 10_000
+    // i128: n may be close to 2^62 (see `EngineConfig::validate`).
+    ((n as i128) * (bps as i128) / 10_000) as i64
 }
 
 /// The incoming order while it matches.

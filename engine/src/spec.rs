@@ -126,11 +126,13 @@ impl EngineConfig {
                     "instrument {name}: maker rebate exceeds taker fee; the fee account would pay out"
                 ));
             }
-            // Largest notional must fit comfortably: p × q × u × (10_000 + fee) < 2^62.
+            // Largest notional plus the largest fee (10%) must stay below 2^62, so every
+            // sum of two such amounts fits in an i64.
             let max_notional = (ins.max_price_ticks as i128)
                 * (ins.max_qty_lots as i128)
                 * (ins.quote_units_per_tick_lot as i128)
-                * 11_000;
+                * 11
+                / 10;
             let max_base = (ins.max_qty_lots as i128) * (ins.base_units_per_lot as i128);
             if max_notional >= (1i128 << 62) || max_base >= (1i128 << 62) {
                 return err(format!(
