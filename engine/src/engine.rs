@@ -1445,8 +1445,13 @@ impl Engine {
                         end = Some(MatchEnd::Normal);
                         break;
                     }
-                    self.fill(t, cur, idx, price, q, out);
                     changed = true;
+                    if self.fill(t, cur, idx, price, q, out) {
+                        // The maker keeps its open quantity and its place: a budget taker
+                        // may still afford more of it (fees truncate per fill); any
+                        // other taker is now filled and the loop ends.
+                        continue;
+                    }
                 }
                 cur = next;
             }
@@ -1513,8 +1518,9 @@ impl Engine {
         }
     }
 
-    /// One fill of `q` lots at the maker's `price`, with settlement.
-    fn fill<S: EventSink>(&mut self, t: &mut Taker, slot: u32, level_idx: usize, price: i64, q: i64, out: &mut S) {
+    /// One fill of `q` lots at the maker's `price`, with settlement. Returns true if the
+    /// maker is still open.
+    fn fill<S: EventSink>(&mut self, t: &mut Taker, slot: u32, level_idx: usize, price: i64, q: i64, out: &mut S) -> bool {
         let ins = self.insts[t.symbol as usize];
         let n = ins.notional(price, q);
         let base = q * ins.bu;
@@ -1598,7 +1604,9 @@ impl Engine {
             // unlink_from_level subtracts the (now zero) leaves again: harmless.
             self.unlink_from_level(slot, m.side, level_idx);
             self.release(slot);
+            return false;
         }
+        true
     }
 
     // ----- cancel, replace, mass cancel -------------------------------------------------
@@ -1848,7 +1856,8 @@ impl Engine {
             return out.emit(reject(RejectReason::UnknownAsset));
         }
         let b = self.balances[self.bal_idx(t.account.0, t.asset.0)];
-        if t.amount <= 0 || t.amount > MAX_BALANCE - (b.available + b.locked) {
+        // The cap bounds deposits only: a withdrawal can only lower the total.
+        if t.amount <= 0 || (deposit && t.amount > MAX_BALANCE - (b.available + b.locked)) {
             return out.emit(reject(RejectReason::InvalidAmount));
         }
         if deposit {
