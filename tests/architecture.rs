@@ -15,8 +15,14 @@ const FORBIDDEN_IN_ENGINE: &[&str] = &[
 
 fn metadata() -> Value {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    // Only this host's dependencies (so no other platform's crates need downloading).
+    let rustc = Command::new(std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into())).arg("-vV").output().expect("rustc -vV");
+    let host = String::from_utf8_lossy(&rustc.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("host: ").map(str::to_string))
+        .expect("host triple");
     let out = Command::new(cargo)
-        .args(["metadata", "--format-version", "1", "--locked", "--offline"])
+        .args(["metadata", "--format-version", "1", "--filter-platform", &host])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("run cargo metadata");
@@ -74,7 +80,7 @@ fn engine_depends_on_no_io_crate() {
         deps.iter().filter(|d| FORBIDDEN_IN_ENGINE.contains(&d.as_str())).collect();
     assert!(bad.is_empty(), "Architecture Invariant broken: engine depends on {bad:?} (all deps: {deps:?})");
     // The closure is computed for real: the engine's own hashing crates appear in it.
-    assert!(deps.contains("hashbrown") && deps.contains("rustc-hash"), "closure looks wrong: {deps:?}");
+    assert!(deps.contains("hashbrown"), "closure looks wrong: {deps:?}");
 }
 
 #[test]

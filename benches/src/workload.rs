@@ -101,6 +101,10 @@ pub struct Params {
     pub half_range_ticks: i64,
     /// Starting mid price in ticks.
     pub start_mid: i64,
+    /// If true, passive prices follow the book's current mid (a random walk: over millions
+    /// of ops the traded range drifts by thousands of ticks); if false they stay anchored
+    /// at `start_mid` (a stationary book, as in exchange-core's benchmark).
+    pub drift: bool,
 }
 
 impl Params {
@@ -113,6 +117,7 @@ impl Params {
             target_orders: 1_000,
             half_range_ticks: 850,
             start_mid: 1_000_000,
+            drift: false,
         }
     }
 }
@@ -241,7 +246,13 @@ impl RefBook {
 
     /// Makers a taker would meet, in priority order, until `qty` is covered:
     /// calls `f(id, resting)` for each; stops early when `f` returns false.
-    pub fn walk_makers(&self, side: Side, price: i64, qty: i64, mut f: impl FnMut(u64, &Resting) -> bool) {
+    pub fn walk_makers(
+        &self,
+        side: Side,
+        price: i64,
+        qty: i64,
+        mut f: impl FnMut(u64, &Resting) -> bool,
+    ) {
         let mut left = qty;
         let levels: Box<dyn Iterator<Item = (&i64, &VecDeque<u64>)>> = match side {
             Side::Buy => Box::new(self.asks.iter()),
@@ -270,7 +281,13 @@ impl RefBook {
 
     /// Matches a taker against the opposite side; returns its unfilled quantity.
     fn take(&mut self, side: Side, price: i64, mut qty: i64) -> i64 {
-        let RefBook { bids, asks, orders, trades, traded_lots } = self;
+        let RefBook {
+            bids,
+            asks,
+            orders,
+            trades,
+            traded_lots,
+        } = self;
         loop {
             let mut entry = match side {
                 Side::Buy => match asks.first_entry() {
@@ -309,7 +326,10 @@ impl RefBook {
     }
 
     fn rest(&mut self, id: u64, o: Resting) {
-        self.side_mut(o.side).entry(o.price).or_default().push_back(id);
+        self.side_mut(o.side)
+            .entry(o.price)
+            .or_default()
+            .push_back(id);
         let prev = self.orders.insert(id, o);
         assert!(prev.is_none(), "order id {id} reused");
     }
@@ -318,7 +338,10 @@ impl RefBook {
         let o = self.orders.remove(&id)?;
         let levels = self.side_mut(o.side);
         let queue = levels.get_mut(&o.price).expect("resting order has a level");
-        let at = queue.iter().position(|&x| x == id).expect("resting order is queued");
+        let at = queue
+            .iter()
+            .position(|&x| x == id)
+            .expect("resting order is queued");
         queue.remove(at);
         if queue.is_empty() {
             levels.remove(&o.price);
@@ -329,14 +352,31 @@ impl RefBook {
     /// Applies one operation. Returns false if it targeted an order that is not resting.
     pub fn apply(&mut self, op: &Op) -> bool {
         match *op {
-            Op::Gtc { id, account, side, price, qty } => {
+            Op::Gtc {
+                id,
+                account,
+                side,
+                price,
+                qty,
+            } => {
                 let left = self.take(side, price, qty);
                 if left > 0 {
-                    self.rest(id, Resting { account, side, price, qty, leaves: left });
+                    self.rest(
+                        id,
+                        Resting {
+                            account,
+                            side,
+                            price,
+                            qty,
+                            leaves: left,
+                        },
+                    );
                 }
                 true
             }
-            Op::Ioc { side, price, qty, .. } => {
+            Op::Ioc {
+                side, price, qty, ..
+            } => {
                 self.take(side, price, qty);
                 true
             }
@@ -371,7 +411,8 @@ pub struct Stats {
     pub gtc_marketable: usize,
     /// Moves whose new price crossed (and traded).
     pub moves_crossing: usize,
-    /// Cancels or moves whose target was no longer resting (0 by construction).
+    /// Cancels or moves whose target was no longer resting: 0 by construction (the
+    /// generator asserts every op it emits applies to a resting order).
     pub stale_targets: usize,
     /// Takers re-drawn to avoid meeting their own account.
     pub stp_avoided: usize,
@@ -427,6 +468,9 @@ impl Gen {
     }
 
     fn update_mid(&mut self) {
+        if !self.p.drift {
+            return;
+        }
         if let (Some(b), Some(a)) = (self.book.best_bid(), self.book.best_ask()) {
             self.mid = (a + b) / 2;
         }
@@ -482,7 +526,11 @@ impl Gen {
 
     fn emit(&mut self, op: Op, out: &mut Vec<Op>) {
         match op {
-            Op::Gtc { price, .. } | Op::Ioc { price, .. } | Op::Move { new_price: price, .. } => {
+            Op::Gtc { price, .. }
+            | Op::Ioc { price, .. }
+            | Op::Move {
+                new_price: price, ..
+            } => {
                 self.price_lo = self.price_lo.min(price);
                 self.price_hi = self.price_hi.max(price);
             }
@@ -499,10 +547,10 @@ impl Gen {
         self.update_mid();
     }
 
-    /// The side with fewer resting orders gets 60% of new orders, which keeps the two
-    /// sides balanced without a visible pattern.
+    /// The side with fewer price levels gets 60% of new orders, which keeps the two sides
+    /// balanced without a visible pattern.
     fn new_order_side(&mut self) -> Side {
-        let (b, a, _, _) = (self.book.bids.len(), self.book.asks.len(), 0, 0);
+        let (b, a) = self.book.levels();
         let thin = if b <= a { Side::Buy } else { Side::Sell };
         if self.rng.chance(60) {
             thin
@@ -521,9 +569,7 @@ impl Gen {
         };
         let price = match opposite_best {
             Some(best) if timed && self.rng.chance(20) => {
-                if timed {
-                    stats.gtc_marketable += 1;
-                }
+                stats.gtc_marketable += 1;
                 let through = self.rng.range(0, 2);
                 match side {
                     Side::Buy => best + through,
@@ -534,7 +580,16 @@ impl Gen {
         };
         let account = self.taker_account(side, price, qty, stats);
         let id = self.new_id();
-        self.emit(Op::Gtc { id, account, side, price, qty }, out);
+        self.emit(
+            Op::Gtc {
+                id,
+                account,
+                side,
+                price,
+                qty,
+            },
+            out,
+        );
     }
 
     /// An IOC sized to keep the book near its target: it fully fills `k` makers and part
@@ -543,7 +598,11 @@ impl Gen {
         // Take from the side with more orders, mostly.
         let (b, a) = self.book.levels();
         let fat = if b >= a { Side::Sell } else { Side::Buy }; // taker side hitting the fat side
-        let side = if self.rng.chance(65) { fat } else { fat.opposite() };
+        let side = if self.rng.chance(65) {
+            fat
+        } else {
+            fat.opposite()
+        };
         let excess = self.book.len() as i64 - self.p.target_orders as i64;
         let k = (1 + excess / 16).clamp(0, 6) as usize;
         let mut qty = 0;
@@ -553,17 +612,26 @@ impl Gen {
         };
         let mut seen = 0;
         let mut extra = 0;
-        self.book.walk_makers(side, if side == Side::Buy { i64::MAX } else { i64::MIN }, i64::MAX, |_, m| {
-            price = m.price;
-            if seen < k {
-                qty += m.leaves;
-                seen += 1;
-                true
+        self.book.walk_makers(
+            side,
+            if side == Side::Buy {
+                i64::MAX
             } else {
-                extra = m.leaves;
-                false
-            }
-        });
+                i64::MIN
+            },
+            i64::MAX,
+            |_, m| {
+                price = m.price;
+                if seen < k {
+                    qty += m.leaves;
+                    seen += 1;
+                    true
+                } else {
+                    extra = m.leaves;
+                    false
+                }
+            },
+        );
         if extra > 1 {
             qty += self.rng.range(1, extra - 1);
         }
@@ -572,11 +640,22 @@ impl Gen {
         }
         let account = self.taker_account(side, price, qty, stats);
         let id = self.new_id();
-        self.emit(Op::Ioc { id, account, side, price, qty }, out);
+        self.emit(
+            Op::Ioc {
+                id,
+                account,
+                side,
+                price,
+                qty,
+            },
+            out,
+        );
     }
 
     fn cancel(&mut self, out: &mut Vec<Op>) -> bool {
-        let Some((i, id)) = self.pick_live() else { return false };
+        let Some((i, id)) = self.pick_live() else {
+            return false;
+        };
         self.live.swap_remove(i);
         let account = self.book.get(id).expect("live").account;
         self.emit(Op::Cancel { id, account }, out);
@@ -584,7 +663,9 @@ impl Gen {
     }
 
     fn move_order(&mut self, stats: &mut Stats, out: &mut Vec<Op>) -> bool {
-        let Some((_, id)) = self.pick_live() else { return false };
+        let Some((_, id)) = self.pick_live() else {
+            return false;
+        };
         let o = *self.book.get(id).expect("live");
         let new_price = loop {
             let p = self.passive_price(o.side);
@@ -603,7 +684,14 @@ impl Gen {
         };
         stats.moves_crossing += crossing as usize;
         self.emit(
-            Op::Move { id, account: o.account, side: o.side, new_price, qty: o.qty, leaves: o.leaves },
+            Op::Move {
+                id,
+                account: o.account,
+                side: o.side,
+                new_price,
+                qty: o.qty,
+                leaves: o.leaves,
+            },
             out,
         );
         true
@@ -623,7 +711,10 @@ pub fn generate(p: &Params) -> Workload {
         price_hi: p.start_mid,
         p: p.clone(),
     };
-    let mut stats = Stats { min_orders: usize::MAX, ..Stats::default() };
+    let mut stats = Stats {
+        min_orders: usize::MAX,
+        ..Stats::default()
+    };
     let mut prefill = Vec::with_capacity(p.target_orders);
     while g.book.len() < p.target_orders {
         g.gtc(&mut stats, false, &mut prefill);
@@ -665,5 +756,10 @@ pub fn generate(p: &Params) -> Workload {
     stats.final_orders = g.book.len();
     stats.final_bid_lots = bl;
     stats.final_ask_lots = al;
-    Workload { prefill, ops, stats, accounts: p.accounts }
+    Workload {
+        prefill,
+        ops,
+        stats,
+        accounts: p.accounts,
+    }
 }

@@ -5,7 +5,6 @@ use core::hash::{Hash, Hasher};
 use std::collections::BinaryHeap;
 
 use hashbrown::HashTable;
-use rustc_hash::FxHasher;
 
 use crate::command::{
     CancelOrder, Command, CommandKind, MassCancel, MassCancelScope, NewOrder, OrdType, OrderRef,
@@ -62,6 +61,9 @@ pub struct OrderView {
 
 /// Sentinel for "no slot" in the intrusive lists.
 const NIL: u32 = u32::MAX;
+
+/// Open orders the id and client-id indexes are preallocated for (see `Engine::new`).
+const INDEX_PREALLOC_ORDERS: usize = 1 << 16;
 
 /// Largest total balance of one account in one asset (keeps every sum far from overflow).
 const MAX_BALANCE: i64 = 1 << 62;
@@ -250,19 +252,34 @@ impl Inst {
     }
 }
 
+/// Final avalanche of murmur3: every input bit affects the low bits (bucket index) and
+/// the top bits (hashbrown's tag) alike. Fixed, seedless: deterministic.
 #[inline]
-fn hash_id(id: u64) -> u64 {
-    let mut h = FxHasher::default();
-    h.write_u64(id);
-    h.finish()
+fn fmix64(mut h: u64) -> u64 {
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^ (h >> 33)
 }
 
 #[inline]
+fn hash_id(id: u64) -> u64 {
+    fmix64(id)
+}
+
+/// Client ids are short ASCII, zero padded, often differing in a few digits only: fold
+/// the words with a multiply-rotate, then avalanche.
+#[inline]
 fn hash_cl(account: u32, cl: &ClOrdId) -> u64 {
-    let mut h = FxHasher::default();
-    h.write_u32(account);
-    h.write(&cl.0);
-    h.finish()
+    let b = &cl.0;
+    let word = |i: usize| u64::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3], b[i + 4], b[i + 5], b[i + 6], b[i + 7]]);
+    let tail = u32::from_le_bytes([b[32], b[33], b[34], b[35]]) as u64;
+    let mut h = (account as u64) ^ 0x9E37_79B9_7F4A_7C15;
+    for w in [word(0), word(8), word(16), word(24), tail] {
+        h = (h ^ w).wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(31);
+    }
+    fmix64(h)
 }
 
 /// `n × bps / 10_000`, truncated toward zero.
@@ -419,9 +436,14 @@ impl Engine {
                 asks: SideBook { is_bid: false, levels: Vec::with_capacity(max_levels) },
             })
             .collect();
-        // Twice the live maximum: tombstones are then always rehashed in place, never grown.
-        let by_id = HashTable::with_capacity(2 * max_orders);
-        let by_cl = HashTable::with_capacity(2 * max_orders);
+        // Twice the live count: tombstones are then rehashed in place, never grown. Sized
+        // for up to INDEX_PREALLOC_ORDERS open orders, not max_orders: a table sized for a
+        // million orders holding a few thousand makes every lookup a cache and TLB miss
+        // (measured: replay 3.8 M/s at 2^20 vs 7 M/s at 2^16). Beyond that the tables grow
+        // once per new high-water mark of open orders, never per command.
+        let index_cap = 2 * max_orders.min(INDEX_PREALLOC_ORDERS);
+        let by_id = HashTable::with_capacity(index_cap);
+        let by_cl = HashTable::with_capacity(index_cap);
         let mut accounts =
             vec![AccountSlot { exists: false, head: NIL, tail: NIL }; cfg.max_accounts as usize];
         accounts[cfg.fee_account.0 as usize].exists = true;

@@ -99,3 +99,17 @@ impl EventSink for EventHasher {
         self.count += 1;
     }
 }
+
+/// An [`EventSink`] that only counts events: for replay, where nobody reads them.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct EventCounter {
+    /// Number of events seen.
+    pub count: u64,
+}
+
+impl EventSink for EventCounter {
+    #[inline]
+    fn emit(&mut self, _event: Event) {
+        self.count += 1;
+    }
+}

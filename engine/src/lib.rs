@@ -29,7 +29,7 @@ pub use event::{
     CancelReason, Event, EventSink, Fill, LedgerEntry, LedgerReason, OrderState, RejectReason,
     Trade,
 };
-pub use hash::{EventHasher, StableHasher};
+pub use hash::{EventCounter, EventHasher, StableHasher};
 pub use spec::{AssetSpec, EngineConfig, InstrumentSpec, SpecError, MAX_FEE_BPS};
 pub use types::{
     AccountId, AssetId, ClOrdId, OrderId, Price, Qty, SessionId, Side, SymbolId,

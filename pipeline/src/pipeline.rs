@@ -475,6 +475,10 @@ impl Pipeline {
 
 fn snapshot_writer(rx: crossbeam_channel::Receiver<(u64, Vec<u8>)>, stats: Arc<PipelineStats>, dir: PathBuf, prune: bool) {
     let snap_dir = dir.join("snapshots");
+    // The snapshots kept on disk (the newest two written by this process): the journal is
+    // pruned only up to the OLDER one, so recovery still has what it needs if the newest
+    // turns out unreadable.
+    let mut kept: std::collections::VecDeque<u64> = std::collections::VecDeque::new();
     while let Ok((seq, bytes)) = rx.recv() {
         // Never publish a snapshot of state the journal does not yet hold.
         while stats.durable_seq.load(Ordering::Acquire) < seq {
@@ -487,8 +491,12 @@ fn snapshot_writer(rx: crossbeam_channel::Receiver<(u64, Vec<u8>)>, stats: Arc<P
             Ok(_) => {
                 stats.snapshot_seq.store(seq, Ordering::Release);
                 let _ = tachyon_journal::prune_snapshots(&snap_dir, 2);
-                if prune {
-                    let _ = tachyon_journal::prune(&dir, seq);
+                kept.push_back(seq);
+                if kept.len() > 2 {
+                    kept.pop_front();
+                }
+                if prune && kept.len() == 2 {
+                    let _ = tachyon_journal::prune(&dir, kept[0]);
                 }
             }
             Err(e) => eprintln!("tachyon: snapshot at {seq} failed: {e}"),

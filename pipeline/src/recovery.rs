@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use tachyon_engine::{decode_command, Engine, EngineConfig, EventHasher};
+use tachyon_engine::{decode_command, Engine, EngineConfig, EventCounter};
 use tachyon_journal::{JournalError, JournalOptions, JournalWriter};
 
 use crate::pipeline::PipelineOptions;
@@ -82,7 +82,7 @@ fn rebuild(
     };
     let from = snapshot_seq.unwrap_or(0) + 1;
     let mut expected = from;
-    let mut sink = EventHasher::default();
+    let mut sink = EventCounter::default();
     tachyon_journal::for_each_record::<ReplayError, _>(dir, from.., |seq, payload| {
         if seq != expected {
             return Err(ReplayError::Other(format!("journal gap: expected sequence {expected}, found {seq}")));

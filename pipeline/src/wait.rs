@@ -29,9 +29,12 @@ pub enum WaitMode {
 }
 
 impl WaitMode {
-    /// The "shared cores" default: ~10 µs of spinning, ~50 yields, parks of at most 200 µs.
+    /// The "shared cores" default: a short spin, then `sched_yield` for a few
+    /// milliseconds of idleness (another runnable thread on the core gets it at once,
+    /// and this one is back within one yield when work arrives), then parks of at most
+    /// 1 ms while the exchange is idle.
     pub const SHARED: WaitMode =
-        WaitMode::Backoff { spins: 2_000, yields: 50, max_park: Duration::from_micros(200) };
+        WaitMode::Backoff { spins: 100, yields: 20_000, max_park: Duration::from_millis(1) };
 }
 
 /// A `disruptor` wait strategy implementing [`WaitMode`].
