@@ -2,8 +2,14 @@
 //!
 //! ```text
 //! cargo run --release -p benches --bin engine-bench -- [--ops N] [--rate R] [--seed S]
-//!     [--reps K] [--pin CORE] [--by-order-id] [--peer-latency-ops N] [--no-baseline] [--no-idle] [--peers-only] [--tachyon-only] [--no-latency] [--drift] [--sink ring|count]
 //! ```
+//! Defaults: 3,000,000 ops, 1,000,000 ops/s offered, 3 throughput reps (1 for the slow
+//! orderbook-rs). Other options: `--reps K`, `--pin CORE` (pin the one thread; default
+//! unpinned), `--by-order-id` (cancel/replace by `OrderId` instead of client order id),
+//! `--peer-latency-ops N` (ops in the peers' latency runs, default 1,000,000),
+//! `--drift` (prices follow the book's mid), `--sink count` (count events without
+//! copying them), `--no-baseline`, `--no-idle`, `--no-latency`, `--peers-only`,
+//! `--tachyon-only`.
 //! See the `benches` crate docs for the workload and the method. The last line is
 //! `engine ops_per_s=.. p50_ns=.. p99_ns=.. p9999_ns=.. vs_orderbook_rs=.. vs_lobster=..`.
 
@@ -31,8 +37,9 @@ struct Args {
 
 fn usage() -> ! {
     eprintln!(
-        "usage: engine-bench [--ops N (3000000)] [--rate R ops/s (1000000)] [--seed S] \
-         [--reps K (3)] [--pin CORE] [--by-order-id] [--peer-latency-ops N (1000000)] [--no-baseline] [--no-idle] [--peers-only] [--tachyon-only] [--no-latency] [--drift] [--sink ring|count]"
+        "usage: engine-bench [--ops N (3000000)] [--rate R ops/s (1000000)] [--seed S] [--reps K (3)]\n\
+         \x20   [--pin CORE] [--by-order-id] [--peer-latency-ops N (1000000)] [--drift] [--sink ring|count]\n\
+         \x20   [--no-baseline] [--no-idle] [--no-latency] [--peers-only] [--tachyon-only]"
     );
     std::process::exit(2)
 }
