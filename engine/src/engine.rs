@@ -87,7 +87,8 @@ struct Order {
     locked: i64,
     expire_ns: u64,
     cl_ord_id: ClOrdId,
-    /// Level queue links.
+    /// Level slot (in its side's slab) and queue links.
+    level: u32,
     prev: u32,
     next: u32,
     /// Per-account list links (order of first rest).
@@ -105,14 +106,39 @@ struct Level {
     tail: u32,
 }
 
-/// One side of a book: levels sorted so the best price is last (cheap pop/push at the
-/// top, where almost all activity is).
+/// One side of a book.
+///
+/// Levels live in a slab with stable slots (orders point at theirs, so a cancel never
+/// searches). Price order comes from `index`, `(price, slot)` sorted so the best price is
+/// last: matching pops at the end, where almost all activity is. A level that empties in
+/// the middle of the index stays there, empty, and is reused if its price comes back
+/// (typical: "move" traffic re-creates the same few hundred prices over and over, and
+/// this saves two binary searches and two memmoves per move). Invariant: the last index
+/// entry is never empty; empty entries are dropped when they reach the end, and all of
+/// them when the index is full (compaction, no allocation). Nothing observable depends on
+/// where empty entries are.
 struct SideBook {
     is_bid: bool,
+    index: Vec<(i64, u32)>,
     levels: Vec<Level>,
+    free: Vec<u32>,
+    /// Non-empty levels.
+    live: u32,
 }
 
 impl SideBook {
+    fn with_capacity(is_bid: bool, max_levels: usize) -> SideBook {
+        // Room for as many empty levels as live ones before a compaction is needed.
+        let cap = 2 * max_levels + 1;
+        SideBook {
+            is_bid,
+            index: Vec::with_capacity(cap),
+            levels: Vec::with_capacity(cap),
+            free: Vec::with_capacity(cap),
+            live: 0,
+        }
+    }
+
     /// Sort key: ascending keys, best last.
     #[inline]
     fn key(&self, price: i64) -> i64 {
@@ -123,17 +149,86 @@ impl SideBook {
         }
     }
 
-    /// Index of the level at `price`, or where it would be inserted.
+    /// Position of `price` in the index, or where it would be inserted.
     #[inline]
     fn find(&self, price: i64) -> Result<usize, usize> {
         let k = self.key(price);
-        // Search from the top: most lookups hit near the best price.
-        self.levels.binary_search_by(|l| self.key(l.price).cmp(&k))
+        let is_bid = self.is_bid;
+        self.index.binary_search_by(|&(p, _)| (if is_bid { p } else { -p }).cmp(&k))
+    }
+
+    /// The non-empty level at `price`, if any.
+    #[inline]
+    fn live_level(&self, price: i64) -> Option<u32> {
+        self.find(price).ok().map(|i| self.index[i].1).filter(|&l| self.levels[l as usize].count > 0)
+    }
+
+    /// The best (non-empty) level's slot.
+    #[inline]
+    fn best_slot(&self) -> Option<u32> {
+        self.index.last().map(|&(_, l)| l)
     }
 
     #[inline]
     fn best(&self) -> Option<&Level> {
-        self.levels.last()
+        self.best_slot().map(|l| &self.levels[l as usize])
+    }
+
+    /// The level to append an order at `price` to, created (empty) if needed.
+    fn level_for_insert(&mut self, price: i64) -> u32 {
+        match self.find(price) {
+            Ok(i) => self.index[i].1,
+            Err(mut i) => {
+                if self.index.len() == self.index.capacity() {
+                    self.compact();
+                    i = self.find(price).expect_err("price absent");
+                }
+                let level = Level { price, qty: 0, count: 0, head: NIL, tail: NIL };
+                let slot = match self.free.pop() {
+                    Some(s) => {
+                        self.levels[s as usize] = level;
+                        s
+                    }
+                    None => {
+                        assert!(self.levels.len() < self.levels.capacity(), "level slab overflow");
+                        self.levels.push(level);
+                        (self.levels.len() - 1) as u32
+                    }
+                };
+                self.index.insert(i, (price, slot));
+                slot
+            }
+        }
+    }
+
+    /// Called when a level just became empty: drops empty entries from the end.
+    #[inline]
+    fn emptied(&mut self) {
+        self.live -= 1;
+        while let Some(&(_, l)) = self.index.last() {
+            if self.levels[l as usize].count != 0 {
+                break;
+            }
+            self.index.pop();
+            self.free.push(l);
+        }
+    }
+
+    /// Removes every empty entry (in place).
+    fn compact(&mut self) {
+        let (levels, free) = (&self.levels, &mut self.free);
+        self.index.retain(|&(_, l)| {
+            let keep = levels[l as usize].count != 0;
+            if !keep {
+                free.push(l);
+            }
+            keep
+        });
+    }
+
+    /// Non-empty levels, best first.
+    fn iter_best_first(&self) -> impl Iterator<Item = &Level> + '_ {
+        self.index.iter().rev().map(|&(_, l)| &self.levels[l as usize]).filter(|l| l.count > 0)
     }
 }
 
@@ -432,8 +527,8 @@ impl Engine {
             .instruments
             .iter()
             .map(|_| Book {
-                bids: SideBook { is_bid: true, levels: Vec::with_capacity(max_levels) },
-                asks: SideBook { is_bid: false, levels: Vec::with_capacity(max_levels) },
+                bids: SideBook::with_capacity(true, max_levels),
+                asks: SideBook::with_capacity(false, max_levels),
             })
             .collect();
         // Twice the live count: tombstones are then rehashed in place, never grown. Sized
@@ -518,7 +613,7 @@ impl Engine {
     pub fn book_orders(&self, symbol: SymbolId, side: Side) -> Vec<OrderView> {
         let mut v = Vec::new();
         let Some(book) = self.books.get(symbol.0 as usize) else { return v };
-        for lvl in book.side(side).levels.iter().rev() {
+        for lvl in book.side(side).iter_best_first() {
             let mut cur = lvl.head;
             while cur != NIL {
                 let o = &self.orders[cur as usize];
@@ -545,7 +640,7 @@ impl Engine {
     /// Aggregated levels `(price, qty, count)` of one side, best first. Allocates.
     pub fn book_levels(&self, symbol: SymbolId, side: Side) -> Vec<(Price, Qty, u32)> {
         let Some(book) = self.books.get(symbol.0 as usize) else { return Vec::new() };
-        book.side(side).levels.iter().rev().map(|l| (Price(l.price), Qty(l.qty), l.count)).collect()
+        book.side(side).iter_best_first().map(|l| (Price(l.price), Qty(l.qty), l.count)).collect()
     }
 
     /// Number of resting orders across all books.
@@ -563,8 +658,8 @@ impl Engine {
             for side in [Side::Buy, Side::Sell] {
                 (i as u64, side as u8).hash(&mut h);
                 let sb = book.side(side);
-                (sb.levels.len() as u64).hash(&mut h);
-                for lvl in sb.levels.iter().rev() {
+                (sb.live as u64).hash(&mut h);
+                for lvl in sb.iter_best_first() {
                     (lvl.price, lvl.qty, lvl.count).hash(&mut h);
                     let mut cur = lvl.head;
                     while cur != NIL {
@@ -602,22 +697,39 @@ impl Engine {
             let ins = &self.insts[si];
             for side in [Side::Buy, Side::Sell] {
                 let sb = book.side(side);
-                if sb.levels.len() > self.cfg.max_levels_per_side as usize {
-                    return Err(format!("symbol {si} {side:?}: too many levels"));
+                let live = sb.iter_best_first().count();
+                if live != sb.live as usize || live > self.cfg.max_levels_per_side as usize {
+                    return Err(format!("symbol {si} {side:?}: {live} live levels, counted {}", sb.live));
                 }
-                for w in sb.levels.windows(2) {
-                    if sb.key(w[0].price) >= sb.key(w[1].price) {
+                for w in sb.index.windows(2) {
+                    if sb.key(w[0].0) >= sb.key(w[1].0) {
                         return Err(format!("symbol {si} {side:?}: levels not sorted"));
                     }
                 }
-                for lvl in &sb.levels {
+                if sb.best().is_some_and(|l| l.count == 0) {
+                    return Err(format!("symbol {si} {side:?}: empty level at the top"));
+                }
+                if sb.index.len() + sb.free.len() != sb.levels.len() {
+                    return Err(format!("symbol {si} {side:?}: level slab leaks"));
+                }
+                for &(price, slot) in &sb.index {
+                    let lvl = &sb.levels[slot as usize];
+                    if lvl.price != price {
+                        return Err(format!("symbol {si} {side:?}: index price {price} points at level {}", lvl.price));
+                    }
+                    if lvl.count == 0 {
+                        if lvl.qty != 0 || lvl.head != NIL || lvl.tail != NIL {
+                            return Err(format!("symbol {si} {side:?}: empty level {price} not reset"));
+                        }
+                        continue;
+                    }
                     let (mut qty, mut count, mut prev, mut cur) = (0i64, 0u32, NIL, lvl.head);
                     while cur != NIL {
                         let o = &self.orders[cur as usize];
                         if o.prev != prev {
                             return Err(format!("order {}: broken level links", o.id));
                         }
-                        if o.symbol as usize != si || o.side != side || o.price != lvl.price {
+                        if o.symbol as usize != si || o.side != side || o.price != lvl.price || o.level != slot {
                             return Err(format!("order {}: in the wrong level", o.id));
                         }
                         if o.leaves <= 0 || o.qty != o.cum_qty + o.leaves {
@@ -729,7 +841,7 @@ impl Engine {
         w.u32(self.resting);
         for book in &self.books {
             for side in [Side::Buy, Side::Sell] {
-                for lvl in book.side(side).levels.iter().rev() {
+                for lvl in book.side(side).iter_best_first() {
                     let mut cur = lvl.head;
                     while cur != NIL {
                         let o = &self.orders[cur as usize];
@@ -850,7 +962,8 @@ impl Engine {
                 locked,
                 expire_ns,
                 cl_ord_id,
-                prev: NIL,
+                level: NIL,
+            prev: NIL,
                 next: NIL,
                 acc_prev: NIL,
                 acc_next: NIL,
@@ -859,7 +972,7 @@ impl Engine {
                 return Err(err(format!("order {id}: duplicate id or client id")));
             }
             let sb = e.books[symbol as usize].side(side);
-            if sb.find(price).is_err() && sb.levels.len() >= e.cfg.max_levels_per_side as usize {
+            if sb.live_level(price).is_none() && sb.live as usize >= e.cfg.max_levels_per_side as usize {
                 return Err(err("more levels than max_levels_per_side".into()));
             }
             e.index_id(slot);
@@ -1024,10 +1137,11 @@ impl Engine {
         self.free.push(slot);
     }
 
-    /// Unlinks an order from its level queue; the level is left in place (maybe empty).
-    fn unlink_from_level(&mut self, slot: u32, side: Side, level_idx: usize) {
+    /// Unlinks an order from its level queue. The level may become empty: the caller
+    /// then calls `SideBook::emptied` (after it is done with the level).
+    fn unlink_from_level(&mut self, slot: u32) {
         let o = self.orders[slot as usize];
-        let lvl = &mut self.books[o.symbol as usize].side_mut(side).levels[level_idx];
+        let lvl = &mut self.books[o.symbol as usize].side_mut(o.side).levels[o.level as usize];
         if o.prev != NIL {
             self.orders[o.prev as usize].next = o.next;
         } else {
@@ -1049,15 +1163,8 @@ impl Engine {
             (o.symbol, o.side, o.price, o.leaves)
         };
         let sb = self.books[symbol as usize].side_mut(side);
-        let idx = match sb.find(price) {
-            Ok(i) => i,
-            Err(i) => {
-                assert!(sb.levels.len() < sb.levels.capacity(), "level capacity overflow");
-                sb.levels.insert(i, Level { price, qty: 0, count: 0, head: NIL, tail: NIL });
-                i
-            }
-        };
-        let lvl = &mut sb.levels[idx];
+        let level = sb.level_for_insert(price);
+        let lvl = &mut sb.levels[level as usize];
         let tail = lvl.tail;
         lvl.tail = slot;
         if tail == NIL {
@@ -1066,10 +1173,14 @@ impl Engine {
         lvl.qty += leaves;
         lvl.count += 1;
         let snapshot = *lvl;
+        if snapshot.count == 1 {
+            sb.live += 1;
+        }
         if tail != NIL {
             self.orders[tail as usize].next = slot;
         }
         let o = &mut self.orders[slot as usize];
+        o.level = level;
         o.prev = tail;
         o.next = NIL;
         snapshot
@@ -1083,19 +1194,15 @@ impl Engine {
     /// Takes an order out of its level (dropping the level if emptied) and emits the
     /// level's new state.
     fn take_out_of_level<S: EventSink>(&mut self, slot: u32, out: &mut S) {
-        let (symbol, side, price) = {
-            let o = &self.orders[slot as usize];
-            (o.symbol, o.side, o.price)
-        };
-        let idx = self.books[symbol as usize].side(side).find(price).expect("resting order has a level");
-        self.unlink_from_level(slot, side, idx);
-        let sb = self.books[symbol as usize].side_mut(side);
-        if sb.levels[idx].count == 0 {
-            sb.levels.remove(idx);
-            self.emit_level(symbol, side, price, None, out);
+        let o = self.orders[slot as usize];
+        self.unlink_from_level(slot);
+        let sb = self.books[o.symbol as usize].side_mut(o.side);
+        let l = sb.levels[o.level as usize];
+        if l.count == 0 {
+            sb.emptied();
+            self.emit_level(o.symbol, o.side, o.price, None, out);
         } else {
-            let l = sb.levels[idx];
-            self.emit_level(symbol, side, price, Some(&l), out);
+            self.emit_level(o.symbol, o.side, o.price, Some(&l), out);
         }
     }
 
@@ -1105,18 +1212,18 @@ impl Engine {
         slot: u32,
         reason: CancelReason,
         request: ClOrdId,
-        in_match_level: Option<usize>,
+        in_match: bool,
         out: &mut S,
     ) {
         let o = self.orders[slot as usize];
-        match in_match_level {
-            Some(idx) => self.unlink_from_level(slot, o.side, idx),
-            None => {}
+        if in_match {
+            // The matcher handles the level (update event, emptied) when it leaves it.
+            self.unlink_from_level(slot);
         }
         let mut state = o.state();
         state.leaves = Qty(0);
         out.emit(Event::OrderCanceled { state, canceled_qty: Qty(o.leaves), reason, request_cl_ord_id: request });
-        if in_match_level.is_none() {
+        if !in_match {
             self.take_out_of_level(slot, out);
         }
         let asset = self.insts[o.symbol as usize].lock_asset(o.side);
@@ -1135,7 +1242,7 @@ impl Engine {
             if let Some(slot) = self.find_id(id) {
                 let o = &self.orders[slot as usize];
                 if o.tif == Tif::Gtd && o.expire_ns == at {
-                    self.remove_resting(slot, CancelReason::Expired, ClOrdId::EMPTY, None, out);
+                    self.remove_resting(slot, CancelReason::Expired, ClOrdId::EMPTY, false, out);
                 }
             }
         }
@@ -1234,7 +1341,7 @@ impl Engine {
         if o.ord_type == OrdType::Limit && matches!(o.tif, Tif::Gtc | Tif::Gtd) {
             let sb = self.books[o.symbol.0 as usize].side(o.side);
             if self.resting >= self.cfg.max_orders
-                || (sb.find(o.price.0).is_err() && sb.levels.len() >= self.cfg.max_levels_per_side as usize)
+                || (sb.live_level(o.price.0).is_none() && sb.live >= self.cfg.max_levels_per_side)
             {
                 return Err(CapacityExceeded);
             }
@@ -1304,7 +1411,7 @@ impl Engine {
     fn fok_fillable(&self, t: &Taker) -> bool {
         let sb = self.books[t.symbol as usize].side(t.side.opposite());
         let mut sum = 0i64;
-        for lvl in sb.levels.iter().rev() {
+        for lvl in sb.iter_best_first() {
             if !t.accepts(lvl.price) {
                 return false;
             }
@@ -1379,6 +1486,7 @@ impl Engine {
             locked: t.locked,
             expire_ns: t.expire_ns,
             cl_ord_id: t.cl_ord_id,
+            level: NIL,
             prev: NIL,
             next: NIL,
             acc_prev: NIL,
@@ -1426,10 +1534,10 @@ impl Engine {
             if !t.accepts(price) {
                 return MatchEnd::Normal;
             }
-            let idx = self.books[sym].side(opp).levels.len() - 1;
+            let lvl_slot = self.books[sym].side(opp).best_slot().expect("non-empty side");
             let mut changed = false;
             let mut end = None;
-            let mut cur = self.books[sym].side(opp).levels[idx].head;
+            let mut cur = self.books[sym].side(opp).levels[lvl_slot as usize].head;
             while cur != NIL && t.is_open() {
                 let next = self.orders[cur as usize].next;
                 if self.orders[cur as usize].account == t.account {
@@ -1439,18 +1547,18 @@ impl Engine {
                             break;
                         }
                         (StpMode::CancelOldest, _) => {
-                            self.remove_resting(cur, CancelReason::SelfTrade, ClOrdId::EMPTY, Some(idx), out);
+                            self.remove_resting(cur, CancelReason::SelfTrade, ClOrdId::EMPTY, true, out);
                             changed = true;
                         }
                         (StpMode::CancelBoth, _) => {
-                            self.remove_resting(cur, CancelReason::SelfTrade, ClOrdId::EMPTY, Some(idx), out);
+                            self.remove_resting(cur, CancelReason::SelfTrade, ClOrdId::EMPTY, true, out);
                             changed = true;
                             end = Some(MatchEnd::SelfTradeStop);
                             break;
                         }
                         (StpMode::Decrement, false) => {
                             changed = true;
-                            if self.decrement(t, cur, idx, out) {
+                            if self.decrement(t, cur, out) {
                                 end = Some(MatchEnd::Finished);
                                 break;
                             }
@@ -1468,7 +1576,7 @@ impl Engine {
                         break;
                     }
                     changed = true;
-                    if self.fill(t, cur, idx, price, q, out) {
+                    if self.fill(t, cur, price, q, out) {
                         // The maker keeps its open quantity and its place: a budget taker
                         // may still afford more of it (fees truncate per fill); any
                         // other taker is now filled and the loop ends.
@@ -1478,9 +1586,9 @@ impl Engine {
                 cur = next;
             }
             let sb = self.books[sym].side_mut(opp);
-            let lvl = sb.levels[idx];
+            let lvl = sb.levels[lvl_slot as usize];
             if lvl.count == 0 {
-                sb.levels.pop();
+                sb.emptied();
                 self.emit_level(t.symbol, opp, price, None, out);
             } else if changed {
                 self.emit_level(t.symbol, opp, price, Some(&lvl), out);
@@ -1493,12 +1601,12 @@ impl Engine {
 
     /// STP decrement between the taker and a maker of the same account. Returns true if
     /// the taker is finished (canceled).
-    fn decrement<S: EventSink>(&mut self, t: &mut Taker, slot: u32, level_idx: usize, out: &mut S) -> bool {
+    fn decrement<S: EventSink>(&mut self, t: &mut Taker, slot: u32, out: &mut S) -> bool {
         let ins = self.insts[t.symbol as usize];
         let m = self.orders[slot as usize];
         let d = t.leaves.min(m.leaves);
         if m.leaves == d {
-            self.remove_resting(slot, CancelReason::SelfTrade, ClOrdId::EMPTY, Some(level_idx), out);
+            self.remove_resting(slot, CancelReason::SelfTrade, ClOrdId::EMPTY, true, out);
         } else {
             let new_lock = ins.lock_for(m.side, m.price, m.leaves - d);
             let diff = m.locked - new_lock;
@@ -1508,7 +1616,7 @@ impl Engine {
                 o.qty -= d;
                 o.locked = new_lock;
             }
-            let lvl = &mut self.books[t.symbol as usize].side_mut(m.side).levels[level_idx];
+            let lvl = &mut self.books[t.symbol as usize].side_mut(m.side).levels[m.level as usize];
             lvl.qty -= d;
             out.emit(Event::OrderReduced { state: self.orders[slot as usize].state(), reduced_by: Qty(d) });
             self.ledger(m.account, ins.lock_asset(m.side), diff, -diff, LedgerReason::OrderUnlock, m.id, out);
@@ -1542,7 +1650,7 @@ impl Engine {
 
     /// One fill of `q` lots at the maker's `price`, with settlement. Returns true if the
     /// maker is still open.
-    fn fill<S: EventSink>(&mut self, t: &mut Taker, slot: u32, level_idx: usize, price: i64, q: i64, out: &mut S) -> bool {
+    fn fill<S: EventSink>(&mut self, t: &mut Taker, slot: u32, price: i64, q: i64, out: &mut S) -> bool {
         let ins = self.insts[t.symbol as usize];
         let n = ins.notional(price, q);
         let base = q * ins.bu;
@@ -1621,10 +1729,10 @@ impl Engine {
         self.ledger(self.cfg.fee_account.0, ins.quote, fees, 0, LedgerReason::Fee, trade_id, out);
 
         // Level and maker bookkeeping.
-        self.books[t.symbol as usize].side_mut(m.side).levels[level_idx].qty -= q;
+        self.books[t.symbol as usize].side_mut(m.side).levels[m.level as usize].qty -= q;
         if m_leaves == 0 {
             // unlink_from_level subtracts the (now zero) leaves again: harmless.
-            self.unlink_from_level(slot, m.side, level_idx);
+            self.unlink_from_level(slot);
             self.release(slot);
             return false;
         }
@@ -1689,7 +1797,7 @@ impl Engine {
 
     fn cancel<S: EventSink>(&mut self, c: &CancelOrder, out: &mut S) {
         match self.resolve(c.account, c.symbol, c.target) {
-            Ok(slot) => self.remove_resting(slot, CancelReason::UserRequest, c.cl_ord_id, None, out),
+            Ok(slot) => self.remove_resting(slot, CancelReason::UserRequest, c.cl_ord_id, false, out),
             Err((reason, found)) => {
                 self.cancel_reject(c.account, c.symbol, c.target, c.cl_ord_id, found, false, reason, out)
             }
@@ -1724,9 +1832,8 @@ impl Engine {
         }
         if price != o.price {
             let sb = self.books[o.symbol as usize].side(o.side);
-            let alone = sb.find(o.price).map(|i| sb.levels[i].count == 1).unwrap_or(false);
-            if sb.find(price).is_err()
-                && sb.levels.len() - alone as usize >= self.cfg.max_levels_per_side as usize
+            let alone = sb.levels[o.level as usize].count == 1;
+            if sb.live_level(price).is_none() && sb.live - alone as u32 >= self.cfg.max_levels_per_side
             {
                 return Err(CapacityExceeded);
             }
@@ -1765,9 +1872,8 @@ impl Engine {
         let keep = r.price.0 == old.price && new_leaves <= old.leaves;
         let diff = new_lock - old.locked;
         if keep {
-            let idx = self.books[old.symbol as usize].side(old.side).find(old.price).expect("level");
             let lvl = {
-                let l = &mut self.books[old.symbol as usize].side_mut(old.side).levels[idx];
+                let l = &mut self.books[old.symbol as usize].side_mut(old.side).levels[old.level as usize];
                 l.qty += new_leaves - old.leaves;
                 *l
             };
@@ -1783,15 +1889,15 @@ impl Engine {
             return;
         }
         // Loses priority: out of the level, updated, re-entered as a taker.
-        let idx = self.books[old.symbol as usize].side(old.side).find(old.price).expect("level");
-        self.unlink_from_level(slot, old.side, idx);
+        self.unlink_from_level(slot);
         let old_level = {
             let sb = self.books[old.symbol as usize].side_mut(old.side);
-            if sb.levels[idx].count == 0 {
-                sb.levels.remove(idx);
+            let l = sb.levels[old.level as usize];
+            if l.count == 0 {
+                sb.emptied();
                 None
             } else {
-                Some(sb.levels[idx])
+                Some(l)
             }
         };
         let state = {
@@ -1853,7 +1959,7 @@ impl Engine {
                 MassCancelScope::Session(s) => o.session == s.0,
             };
             if hit {
-                self.remove_resting(cur, CancelReason::MassCancel, m.cl_ord_id, None, out);
+                self.remove_resting(cur, CancelReason::MassCancel, m.cl_ord_id, false, out);
                 n += 1;
             }
             cur = o.acc_next;
