@@ -119,7 +119,10 @@ struct Level {
 /// where empty entries are.
 struct SideBook {
     is_bid: bool,
-    index: Vec<(i64, u32)>,
+    /// Sort keys (price for bids, −price for asks), ascending: best last.
+    keys: Vec<i64>,
+    /// Level slot of each key.
+    slots: Vec<u32>,
     levels: Vec<Level>,
     free: Vec<u32>,
     /// Non-empty levels.
@@ -132,7 +135,8 @@ impl SideBook {
         let cap = 2 * max_levels + 1;
         SideBook {
             is_bid,
-            index: Vec::with_capacity(cap),
+            keys: Vec::with_capacity(cap),
+            slots: Vec::with_capacity(cap),
             levels: Vec::with_capacity(cap),
             free: Vec::with_capacity(cap),
             live: 0,
@@ -149,24 +153,40 @@ impl SideBook {
         }
     }
 
-    /// Position of `price` in the index, or where it would be inserted.
+    /// Position of `price` in the index, or where it would be inserted. Branch-free
+    /// lower bound over the 8-byte keys (a few hundred of them: L1-resident).
     #[inline]
     fn find(&self, price: i64) -> Result<usize, usize> {
         let k = self.key(price);
-        let is_bid = self.is_bid;
-        self.index.binary_search_by(|&(p, _)| (if is_bid { p } else { -p }).cmp(&k))
+        let keys = &self.keys[..];
+        let mut base = 0usize;
+        let mut len = keys.len();
+        while len > 1 {
+            let half = len / 2;
+            // base + half - 1 < keys.len(): len shrinks as base grows.
+            base = if keys[base + half - 1] < k { base + half } else { base };
+            len -= half;
+        }
+        if len == 1 && keys[base] < k {
+            base += 1;
+        }
+        if base < keys.len() && keys[base] == k {
+            Ok(base)
+        } else {
+            Err(base)
+        }
     }
 
     /// The non-empty level at `price`, if any.
     #[inline]
     fn live_level(&self, price: i64) -> Option<u32> {
-        self.find(price).ok().map(|i| self.index[i].1).filter(|&l| self.levels[l as usize].count > 0)
+        self.find(price).ok().map(|i| self.slots[i]).filter(|&l| self.levels[l as usize].count > 0)
     }
 
     /// The best (non-empty) level's slot.
     #[inline]
     fn best_slot(&self) -> Option<u32> {
-        self.index.last().map(|&(_, l)| l)
+        self.slots.last().copied()
     }
 
     #[inline]
@@ -177,9 +197,9 @@ impl SideBook {
     /// The level to append an order at `price` to, created (empty) if needed.
     fn level_for_insert(&mut self, price: i64) -> u32 {
         match self.find(price) {
-            Ok(i) => self.index[i].1,
+            Ok(i) => self.slots[i],
             Err(mut i) => {
-                if self.index.len() == self.index.capacity() {
+                if self.keys.len() == self.keys.capacity() {
                     self.compact();
                     i = self.find(price).expect_err("price absent");
                 }
@@ -195,7 +215,8 @@ impl SideBook {
                         (self.levels.len() - 1) as u32
                     }
                 };
-                self.index.insert(i, (price, slot));
+                self.keys.insert(i, self.key(price));
+                self.slots.insert(i, slot);
                 slot
             }
         }
@@ -205,30 +226,36 @@ impl SideBook {
     #[inline]
     fn emptied(&mut self) {
         self.live -= 1;
-        while let Some(&(_, l)) = self.index.last() {
+        while let Some(&l) = self.slots.last() {
             if self.levels[l as usize].count != 0 {
                 break;
             }
-            self.index.pop();
+            self.keys.pop();
+            self.slots.pop();
             self.free.push(l);
         }
     }
 
     /// Removes every empty entry (in place).
     fn compact(&mut self) {
-        let (levels, free) = (&self.levels, &mut self.free);
-        self.index.retain(|&(_, l)| {
-            let keep = levels[l as usize].count != 0;
-            if !keep {
-                free.push(l);
+        let mut w = 0;
+        for r in 0..self.slots.len() {
+            let l = self.slots[r];
+            if self.levels[l as usize].count != 0 {
+                self.keys[w] = self.keys[r];
+                self.slots[w] = l;
+                w += 1;
+            } else {
+                self.free.push(l);
             }
-            keep
-        });
+        }
+        self.keys.truncate(w);
+        self.slots.truncate(w);
     }
 
     /// Non-empty levels, best first.
     fn iter_best_first(&self) -> impl Iterator<Item = &Level> + '_ {
-        self.index.iter().rev().map(|&(_, l)| &self.levels[l as usize]).filter(|l| l.count > 0)
+        self.slots.iter().rev().map(|&l| &self.levels[l as usize]).filter(|l| l.count > 0)
     }
 }
 
@@ -701,20 +728,21 @@ impl Engine {
                 if live != sb.live as usize || live > self.cfg.max_levels_per_side as usize {
                     return Err(format!("symbol {si} {side:?}: {live} live levels, counted {}", sb.live));
                 }
-                for w in sb.index.windows(2) {
-                    if sb.key(w[0].0) >= sb.key(w[1].0) {
+                for w in sb.keys.windows(2) {
+                    if w[0] >= w[1] {
                         return Err(format!("symbol {si} {side:?}: levels not sorted"));
                     }
                 }
                 if sb.best().is_some_and(|l| l.count == 0) {
                     return Err(format!("symbol {si} {side:?}: empty level at the top"));
                 }
-                if sb.index.len() + sb.free.len() != sb.levels.len() {
+                if sb.keys.len() != sb.slots.len() || sb.slots.len() + sb.free.len() != sb.levels.len() {
                     return Err(format!("symbol {si} {side:?}: level slab leaks"));
                 }
-                for &(price, slot) in &sb.index {
+                for (&key, &slot) in sb.keys.iter().zip(&sb.slots) {
                     let lvl = &sb.levels[slot as usize];
-                    if lvl.price != price {
+                    let price = lvl.price;
+                    if sb.key(price) != key {
                         return Err(format!("symbol {si} {side:?}: index price {price} points at level {}", lvl.price));
                     }
                     if lvl.count == 0 {
@@ -1341,7 +1369,7 @@ impl Engine {
         if o.ord_type == OrdType::Limit && matches!(o.tif, Tif::Gtc | Tif::Gtd) {
             let sb = self.books[o.symbol.0 as usize].side(o.side);
             if self.resting >= self.cfg.max_orders
-                || (sb.live_level(o.price.0).is_none() && sb.live >= self.cfg.max_levels_per_side)
+                || (sb.live >= self.cfg.max_levels_per_side && sb.live_level(o.price.0).is_none())
             {
                 return Err(CapacityExceeded);
             }
@@ -1833,7 +1861,7 @@ impl Engine {
         if price != o.price {
             let sb = self.books[o.symbol as usize].side(o.side);
             let alone = sb.levels[o.level as usize].count == 1;
-            if sb.live_level(price).is_none() && sb.live - alone as u32 >= self.cfg.max_levels_per_side
+            if sb.live - alone as u32 >= self.cfg.max_levels_per_side && sb.live_level(price).is_none()
             {
                 return Err(CapacityExceeded);
             }
