@@ -192,6 +192,21 @@ fn run<B: Book>(w: &workload::Workload, a: &Args, reps: usize, latency_ops: usiz
     }
 }
 
+/// Tachyon and a peer alternately, `reps` rounds; the median of the per-round throughput
+/// ratios. The VM's speed drifts by up to 1.5× within a run, so comparing adjacent reps is
+/// fairer than comparing medians taken a few seconds apart.
+fn head_to_head<T: Book, P: Book>(w: &workload::Workload, reps: usize) -> (f64, Vec<f64>) {
+    let t_in = measure::convert::<T>(w);
+    let p_in = measure::convert::<P>(w);
+    let mut ratios = Vec::with_capacity(reps);
+    for _ in 0..reps {
+        let t = measure::throughput::<T>(w, &t_in).ops_per_s();
+        let p = measure::throughput::<P>(w, &p_in).ops_per_s();
+        ratios.push(t / p);
+    }
+    (median(&ratios), ratios)
+}
+
 fn q(l: &Latency, quantile: f64) -> u64 {
     l.hist.value_at_quantile(quantile)
 }
@@ -421,6 +436,20 @@ fn main() {
             .map(|r| ours / r.ops_per_s())
             .unwrap_or(f64::NAN)
     };
+    // lobster runs at a third of our speed, so drift between the two measurement blocks
+    // skews the ratio of medians; alternate them instead (orderbook-rs is 25× slower:
+    // drift cannot matter there, and one rep takes seconds).
+    let (vs_lobster, rounds) = if a.by_order_id {
+        head_to_head::<Tachyon<ByOrderId>, Lobster>(&w, a.reps.max(3))
+    } else {
+        head_to_head::<Tachyon<ByClOrdId>, Lobster>(&w, a.reps.max(3))
+    };
+    let rounds: Vec<String> = rounds.iter().map(|r| format!("{r:.2}")).collect();
+    println!(
+        "head to head (Tachyon and lobster alternating): throughput ratio per round {}; median {:.2}",
+        rounds.join(" "),
+        vs_lobster
+    );
     println!(
         "engine ops_per_s={:.0} p50_ns={} p99_ns={} p9999_ns={} vs_orderbook_rs={:.2} vs_lobster={:.2}",
         ours,
@@ -428,6 +457,6 @@ fn main() {
         q(l, 0.99),
         q(l, 0.9999),
         vs("orderbook-rs"),
-        vs("lobster")
+        vs_lobster
     );
 }
