@@ -113,6 +113,7 @@ fn pipeline_options(cfg: &Config) -> PipelineOptions {
             tachyon_config::CoreMode::Dedicated => CoreMode::Dedicated,
         },
         matcher_core: e.matcher_core,
+        journal_core: None,
         journal_dir: e.journal_dir.clone(),
         fsync: match e.fsync {
             tachyon_config::Fsync::Always => FsyncPolicy::Always,

@@ -15,7 +15,7 @@ use tachyon_journal::{FsyncPolicy, JournalWriter};
 
 use crate::recovery::{self, Recovered};
 use crate::slots::{InSlot, OutEvent};
-use crate::wait::{PhasedWait, WaitMode};
+use crate::wait::{wake_all, ParkSlot, PhasedWait, WaitMode};
 use crate::PipelineError;
 
 /// How the pipeline uses the machine's cores.
@@ -36,8 +36,10 @@ pub struct PipelineOptions {
     pub outbound_ring_size: usize,
     /// Core usage.
     pub mode: CoreMode,
-    /// Core to pin the matcher to (dedicated mode).
+    /// Core to pin the matcher to (either mode).
     pub matcher_core: Option<usize>,
+    /// Core to pin the journaler to (either mode).
+    pub journal_core: Option<usize>,
     /// Journal directory (snapshots go to its `snapshots/` subdirectory).
     pub journal_dir: PathBuf,
     /// Durability policy.
@@ -92,17 +94,22 @@ pub struct PipelineStats {
 #[derive(Clone)]
 pub struct CommandPublisher {
     producer: InProducer,
+    /// The inbound consumers' park slots: woken after every publish if asleep.
+    wakers: Arc<[Arc<ParkSlot>]>,
 }
 
 impl CommandPublisher {
     /// Publishes a command, waiting while the ring is full.
     pub fn publish(&mut self, cmd: Command) {
         self.producer.publish(|slot| slot.cmd = cmd);
+        wake_all(&self.wakers);
     }
 
     /// Publishes unless the ring is full (back-pressure: the caller stops reading input).
     pub fn try_publish(&mut self, cmd: Command) -> Result<(), RingBufferFull> {
-        self.producer.try_publish(|slot| slot.cmd = cmd).map(|_| ())
+        self.producer.try_publish(|slot| slot.cmd = cmd)?;
+        wake_all(&self.wakers);
+        Ok(())
     }
 }
 
@@ -371,16 +378,26 @@ impl Pipeline {
             stats: stats.clone(),
         };
 
-        let builder = build_multi_producer(opts.inbound_ring_size, InSlot::default, backoff)
-            .thread_name("tachyon-journal")
+        let journal_slot = Arc::new(ParkSlot::default());
+        let matcher_slot = Arc::new(ParkSlot::default());
+        let wakers: Arc<[Arc<ParkSlot>]> = Arc::from(vec![journal_slot.clone(), matcher_slot.clone()]);
+        let builder = build_multi_producer(opts.inbound_ring_size, InSlot::default, backoff).thread_name("tachyon-journal");
+        let builder = match opts.journal_core {
+            Some(core) => builder.pin_at_core(core),
+            None => builder,
+        };
+        let builder = builder
             .handle_events_and_state_with(
                 |st: &mut JournalState, slot: &InSlot, seq, eob| st.handle(slot, seq, eob),
-                move || journal,
+                move || {
+                    journal_slot.register();
+                    journal
+                },
             )
             .thread_name("tachyon-matcher");
-        let builder = match (opts.mode, opts.matcher_core) {
-            (CoreMode::Dedicated, Some(core)) => builder.pin_at_core(core),
-            _ => builder,
+        let builder = match opts.matcher_core {
+            Some(core) => builder.pin_at_core(core),
+            None => builder,
         };
         let producer = builder
             .handle_events_and_state_with_wait_strategy(
@@ -396,11 +413,14 @@ impl Pipeline {
                         st.snapshot(false);
                     }
                 },
-                move || matcher,
+                move || {
+                    matcher_slot.register();
+                    matcher
+                },
                 wait,
             )
             .build();
-        let publisher = CommandPublisher { producer };
+        let publisher = CommandPublisher { producer, wakers };
 
         let timer = match opts.tick_interval {
             None => None,

@@ -124,6 +124,7 @@ fn options(dir: &std::path::Path, snapshot_interval: u64) -> PipelineOptions {
         outbound_ring_size: 8192,
         mode: CoreMode::Shared,
         matcher_core: None,
+        journal_core: None,
         journal_dir: dir.to_path_buf(),
         fsync: FsyncPolicy::Os,
         segment_size_bytes: 1 << 20,

@@ -6,8 +6,9 @@
 //! One thread plays the gateway: it publishes commands and polls the released events, as
 //! the real gateway I/O thread does. Besides it run the journaler and the matcher (and an
 //! idle snapshot thread): 3 busy threads on this 2-core machine; in shared mode the
-//! journaler and matcher back off (spin → yield → park), in dedicated mode the matcher
-//! busy-spins (pinned to core 1 when there are 2+ cores). Nothing else is pinned.
+//! journaler and matcher back off (spin → yield → park, woken by the publisher), in
+//! dedicated mode the matcher busy-spins pinned to core 1. `--pin` also pins the gateway
+//! stand-in to core 0 and the journaler to core 1.
 //!
 //! Latency: command i is due at t0 + i/R; its latency is the time from that intended send
 //! time to the release of its last event (so a stall delays every later command's figure:
@@ -22,6 +23,7 @@ use tachyon_engine::*;
 use tachyon_pipeline::*;
 
 struct Args {
+    pin: bool,
     mode: CoreMode,
     fsync: FsyncPolicy,
     rate: u64,
@@ -30,6 +32,7 @@ struct Args {
 
 fn parse_args() -> Args {
     let mut a = Args {
+        pin: false,
         mode: CoreMode::Shared,
         fsync: FsyncPolicy::Os,
         rate: 100_000,
@@ -64,6 +67,11 @@ fn parse_args() -> Args {
                     .parse()
                     .unwrap_or_else(|_| usage("--count takes a number"))
             }
+            "--pin" => {
+                a.pin = true;
+                i += 1;
+                continue;
+            }
             "--help" | "-h" => usage(""),
             other => usage(&format!("unknown argument {other}")),
         }
@@ -73,7 +81,7 @@ fn parse_args() -> Args {
 }
 
 fn usage(msg: &str) -> ! {
-    eprintln!("{msg}\nusage: pipeline-bench [--mode shared|dedicated] [--fsync os|always] [--rate R] [--count N]");
+    eprintln!("{msg}\nusage: pipeline-bench [--mode shared|dedicated] [--fsync os|always] [--rate R] [--count N] [--pin]");
     std::process::exit(2)
 }
 
@@ -235,18 +243,21 @@ fn flow(rng: &mut Rng, n: u64, first_uid: u64) -> Vec<Command> {
         .collect()
 }
 
+/// Cores of the machine, read before this thread pins itself (affinity is inherited, and
+/// `available_parallelism` reads the calling thread's mask).
+fn cores() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
 fn start(dir: &std::path::Path, args: &Args) -> Pipeline {
     let opts = PipelineOptions {
         inbound_ring_size: 1 << 14,
         outbound_ring_size: 1 << 16,
         mode: args.mode,
-        matcher_core: if args.mode == CoreMode::Dedicated
-            && std::thread::available_parallelism().map_or(1, |n| n.get()) > 1
-        {
-            Some(1)
-        } else {
-            None
-        },
+        // 2+ cores: the gateway stand-in on core 0, journaler and matcher on core 1.
+        matcher_core: if args.pin || args.mode == CoreMode::Dedicated { Some(1) } else { None },
+        journal_core: if args.pin { Some(1) } else { None },
         journal_dir: dir.to_path_buf(),
         fsync: args.fsync,
         segment_size_bytes: 256 << 20,
@@ -260,7 +271,23 @@ fn start(dir: &std::path::Path, args: &Args) -> Pipeline {
 
 /// Publishes and releases `cmds` on this thread. With `rate`, command i is due at
 /// t0 + i/rate and its latency (release of its last event − due time) is recorded.
-fn drive(
+/// Runs [`drive_here`] on a gateway stand-in thread, pinned to core 0 with `--pin` (the
+/// journaler and matcher then go to core 1). The main thread stays unpinned: pinning is
+/// inherited and `pin_at_core` checks the caller's mask.
+fn drive(p: &mut Pipeline, cmds: &[Command], first_seq: u64, rate: Option<u64>, hist: &mut Histogram<u64>, pin: bool) -> Duration {
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            if pin && cores() > 1 {
+                core_affinity::set_for_current(core_affinity::CoreId { id: 0 });
+            }
+            drive_here(p, cmds, first_seq, rate, hist)
+        })
+        .join()
+        .expect("gateway stand-in")
+    })
+}
+
+fn drive_here(
     p: &mut Pipeline,
     cmds: &[Command],
     first_seq: u64,
@@ -328,6 +355,7 @@ fn main() {
         return;
     }
     let args = parse_args();
+    let _ = cores();
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|s| {
@@ -336,7 +364,7 @@ fn main() {
                 .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
         })
         .unwrap_or_else(|| "unknown".into());
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+
     let mode = if args.mode == CoreMode::Shared {
         "shared"
     } else {
@@ -347,10 +375,16 @@ fn main() {
     } else {
         "always"
     };
-    println!("pipeline-bench: {cores} cores ({cpu})");
+    println!("pipeline-bench: {} cores ({cpu})", cores());
     println!(
-        "threads: gateway stand-in (publish + poll, spinning, unpinned), journaler, matcher ({}), snapshot (idle)",
-        if args.mode == CoreMode::Dedicated { "busy-spin, pinned to core 1" } else { "spin→yield→park" }
+        "threads: 3 busy + 1 idle: gateway stand-in (publish + poll; spins, yields when idle{}), journaler ({}), matcher ({}), snapshot writer (idle)",
+        if args.pin { ", pinned to core 0" } else { ", unpinned" },
+        if args.pin { "spin→yield→park, pinned to core 1" } else { "spin→yield→park, unpinned" },
+        match (args.mode, args.pin) {
+            (CoreMode::Dedicated, _) => "busy-spin, pinned to core 1",
+            (CoreMode::Shared, true) => "spin→yield→park, pinned to core 1",
+            (CoreMode::Shared, false) => "spin→yield→park, unpinned",
+        }
     );
     println!(
         "mode={mode} fsync={fsync} offered rate={} cmds/s, {} commands per run",
@@ -366,7 +400,7 @@ fn main() {
     // 1. Latency at the fixed offered rate.
     let dir = base.join("latency");
     let mut p = start(&dir, &args);
-    drive(&mut p, &warm, 1, None, &mut scratch);
+    drive(&mut p, &warm, 1, None, &mut scratch, args.pin);
     let mut p_hist = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).unwrap();
     let p2 = p;
     // A fresh poller cannot be created, so latency and warm-up share one pipeline run:
@@ -374,18 +408,18 @@ fn main() {
     p2.shutdown().unwrap();
     let mut p = start(&dir, &args);
     let first = p.recovery().last_seq + 1;
-    let lat_elapsed = drive(&mut p, &body, first, Some(args.rate), &mut p_hist);
+    let lat_elapsed = drive(&mut p, &body, first, Some(args.rate), &mut p_hist, args.pin);
     p.shutdown().unwrap();
     let achieved = args.count as f64 / lat_elapsed.as_secs_f64();
 
     // 2. Saturation throughput.
     let dir2 = base.join("throughput");
     let mut p = start(&dir2, &args);
-    drive(&mut p, &warm, 1, None, &mut scratch);
+    drive(&mut p, &warm, 1, None, &mut scratch, args.pin);
     p.shutdown().unwrap();
     let mut p = start(&dir2, &args);
     let first = p.recovery().last_seq + 1;
-    let sat = drive(&mut p, &body, first, None, &mut scratch);
+    let sat = drive(&mut p, &body, first, None, &mut scratch, args.pin);
     p.shutdown().unwrap();
     let ops_per_s = args.count as f64 / sat.as_secs_f64();
 

@@ -62,6 +62,7 @@ fn main() {
         outbound_ring_size: 4096,
         mode: CoreMode::Shared,
         matcher_core: None,
+        journal_core: None,
         journal_dir: dir.into(),
         fsync: FsyncPolicy::Os,
         segment_size_bytes: 64 * 1024,
