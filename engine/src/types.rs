@@ -54,7 +54,7 @@ pub const CL_ORD_ID_MAX_LEN: usize = 36;
 
 /// A client order id (FIX ClOrdID): up to 36 printable ASCII bytes, stored inline so
 /// commands and events never allocate. Zero-padded; the empty id is all zeros.
-#[derive(Clone, Copy, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, Eq, PartialOrd, Ord)]
 pub struct ClOrdId(pub [u8; CL_ORD_ID_MAX_LEN]);
 
 impl PartialEq for ClOrdId {
@@ -66,6 +66,13 @@ impl PartialEq for ClOrdId {
         let t = |x: &[u8; CL_ORD_ID_MAX_LEN]| u32::from_le_bytes(x[32..36].try_into().unwrap());
         (w(a, 0) ^ w(b, 0)) | (w(a, 8) ^ w(b, 8)) | (w(a, 16) ^ w(b, 16)) | (w(a, 24) ^ w(b, 24)) | ((t(a) ^ t(b)) as u64)
             == 0
+    }
+}
+
+impl core::hash::Hash for ClOrdId {
+    /// Hashes the bytes: consistent with the byte equality above.
+    fn hash<H: core::hash::Hasher>(&self, state: &mut H) {
+        self.0.hash(state);
     }
 }
 

@@ -409,7 +409,7 @@ impl Pipeline {
                     st.sink.end();
                     st.last_seq = cmd_seq;
                     st.stats.applied_seq.store(cmd_seq, Ordering::Release);
-                    if st.snapshot_interval > 0 && cmd_seq % st.snapshot_interval == 0 {
+                    if st.snapshot_interval > 0 && cmd_seq.is_multiple_of(st.snapshot_interval) {
                         st.snapshot(false);
                     }
                 },

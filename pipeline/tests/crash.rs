@@ -15,19 +15,7 @@ use tachyon_engine::*;
 
 const HARNESS: &str = env!("CARGO_BIN_EXE_pipeline-harness");
 
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
+use tachyon_testkit::SplitMix as Rng;
 
 /// A random command with a unique marker (`cl_ord_id` or transfer reference = `uid`).
 fn command(rng: &mut Rng, uid: u64) -> Command {
@@ -90,6 +78,7 @@ struct Run {
     lines: mpsc::Receiver<String>,
     last_seq: u64,
     state_hash: String,
+    snapshot_seq: u64,
 }
 
 fn start(dir: &std::path::Path) -> Run {
@@ -119,7 +108,14 @@ fn start(dir: &std::path::Path) -> Run {
     let ready = lines.recv_timeout(Duration::from_secs(30)).expect("harness ready line");
     let parts: Vec<&str> = ready.split_whitespace().collect();
     assert_eq!(parts[0], "ready", "{ready}");
-    Run { child, stdin, lines, last_seq: parts[1].parse().unwrap(), state_hash: parts[2].to_string() }
+    Run {
+        child,
+        stdin,
+        lines,
+        last_seq: parts[1].parse().unwrap(),
+        state_hash: parts[2].to_string(),
+        snapshot_seq: parts[3].parse().unwrap(),
+    }
 }
 
 fn full_replay(dir: &std::path::Path) -> (u64, String) {
@@ -168,7 +164,7 @@ fn sigkill_at_random_points_loses_no_acknowledged_command() {
         let (replay_last, replay_hash) = full_replay(&dir);
         assert_eq!(replay_last, run.last_seq);
         assert_eq!(run.state_hash, replay_hash, "cycle {cycle}: recovered state differs from full replay");
-        if run.last_seq > 97 && run.last_seq % 97 != 0 {
+        if run.snapshot_seq > 0 && run.snapshot_seq < run.last_seq {
             recovered_from_snapshot_and_tail += 1;
         }
         if cycle == cycles {

@@ -5,64 +5,16 @@
 //! order indexes grow (allocate) only when open orders reach a new high-water mark above
 //! their preallocation.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use tachyon_engine::*;
 use tachyon_pipeline::*;
 
-struct Counting;
-static COUNTING: AtomicBool = AtomicBool::new(false);
-static ALLOCS: AtomicU64 = AtomicU64::new(0);
-
-// SAFETY: forwards every call unchanged to the system allocator; only counts.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if COUNTING.load(Ordering::Relaxed) {
-            ALLOCS.fetch_add(1, Ordering::Relaxed);
-        }
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as the caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if COUNTING.load(Ordering::Relaxed) {
-            ALLOCS.fetch_add(1, Ordering::Relaxed);
-        }
-        // SAFETY: same contract as the caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
+tachyon_testkit::counting_allocator!();
 
 fn config() -> EngineConfig {
-    EngineConfig {
-        assets: vec![AssetSpec { code: "USDT".into(), decimals: 8 }, AssetSpec { code: "BTC".into(), decimals: 8 }],
-        instruments: vec![InstrumentSpec {
-            symbol: "BTC-USDT".into(),
-            base: AssetId(1),
-            quote: AssetId(0),
-            quote_units_per_tick_lot: 10,
-            base_units_per_lot: 1000,
-            min_qty_lots: 1,
-            max_qty_lots: 1_000_000,
-            min_notional_quote_units: 0,
-            maker_fee_bps: 1,
-            taker_fee_bps: 5,
-            min_price_ticks: 1,
-            max_price_ticks: 10_000_000,
-        }],
-        max_accounts: 64,
-        max_orders: 100_000,
-        max_levels_per_side: 4_096,
-        fee_account: AccountId(0),
-    }
+    tachyon_testkit::two_symbol_config(tachyon_testkit::Limits { accounts: 64, orders: 100_000, levels: 4_096 }, 1, 5)
 }
 
 /// A steady-state flow: every resting order has a client id kept in a window of at most
@@ -166,14 +118,7 @@ fn publish_journal_match_release_allocates_nothing() {
     let mut p = Pipeline::start(config(), opts).unwrap();
     let mut publisher = p.publisher();
     let mut reader = p.take_pollers().pop().unwrap();
-    let mut cmds = Vec::new();
-    for a in 1..=20 {
-        cmds.push(Command { ts_ns: 1, kind: CommandKind::CreateAccount { account: AccountId(a) } });
-        for asset in 0..2 {
-            let t = Transfer { account: AccountId(a), asset: AssetId(asset), amount: 1 << 55, reference: 0 };
-            cmds.push(Command { ts_ns: 1, kind: CommandKind::Deposit(t) });
-        }
-    }
+    let mut cmds = tachyon_testkit::genesis(20, 2, 1 << 55);
     let warm = cmds.len() as u64 + 100_000;
     cmds.extend(flow(300_000, 10));
     let total = cmds.len() as u64;

@@ -7,59 +7,14 @@ use std::time::{Duration, Instant};
 use tachyon_engine::*;
 use tachyon_pipeline::*;
 
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
+use tachyon_testkit::SplitMix as Rng;
 
 fn config() -> EngineConfig {
-    let ins = |symbol: &str, base| InstrumentSpec {
-        symbol: symbol.into(),
-        base: AssetId(base),
-        quote: AssetId(0),
-        quote_units_per_tick_lot: 10,
-        base_units_per_lot: 1000,
-        min_qty_lots: 1,
-        max_qty_lots: 1_000_000,
-        min_notional_quote_units: 0,
-        maker_fee_bps: 2,
-        taker_fee_bps: 5,
-        min_price_ticks: 1,
-        max_price_ticks: 10_000_000,
-    };
-    EngineConfig {
-        assets: vec![
-            AssetSpec { code: "USDT".into(), decimals: 8 },
-            AssetSpec { code: "BTC".into(), decimals: 8 },
-            AssetSpec { code: "ETH".into(), decimals: 8 },
-        ],
-        instruments: vec![ins("BTC-USDT", 1), ins("ETH-USDT", 2)],
-        max_accounts: 128,
-        max_orders: 200_000,
-        max_levels_per_side: 20_000,
-        fee_account: AccountId(0),
-    }
+    tachyon_testkit::two_symbol_config(tachyon_testkit::Limits { accounts: 128, orders: 200_000, levels: 20_000 }, 2, 5)
 }
 
 fn genesis() -> Vec<Command> {
-    let mut v = Vec::new();
-    for a in 1..=20 {
-        v.push(Command { ts_ns: 1, kind: CommandKind::CreateAccount { account: AccountId(a) } });
-        for asset in 0..3 {
-            let t = Transfer { account: AccountId(a), asset: AssetId(asset), amount: 1 << 50, reference: 0 };
-            v.push(Command { ts_ns: 1, kind: CommandKind::Deposit(t) });
-        }
-    }
-    v
+    tachyon_testkit::genesis(20, 3, 1 << 50)
 }
 
 /// A mixed stream: orders (limit GTC/IOC, market), cancels and replaces by id.

@@ -3,50 +3,12 @@
 
 use tachyon_engine::*;
 
-/// splitmix64.
-pub struct Rng(pub u64);
-impl Rng {
-    pub fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
+pub use tachyon_testkit::SplitMix as Rng;
 
 pub const ACCOUNTS: u32 = 20;
 
 pub fn config() -> EngineConfig {
-    let ins = |symbol: &str, base, quote| InstrumentSpec {
-        symbol: symbol.into(),
-        base: AssetId(base),
-        quote: AssetId(quote),
-        quote_units_per_tick_lot: 10,
-        base_units_per_lot: 1000,
-        min_qty_lots: 1,
-        max_qty_lots: 1_000_000,
-        min_notional_quote_units: 0,
-        maker_fee_bps: -1,
-        taker_fee_bps: 5,
-        min_price_ticks: 1,
-        max_price_ticks: 10_000_000,
-    };
-    EngineConfig {
-        assets: vec![
-            AssetSpec { code: "USDT".into(), decimals: 8 },
-            AssetSpec { code: "BTC".into(), decimals: 8 },
-            AssetSpec { code: "ETH".into(), decimals: 8 },
-        ],
-        instruments: vec![ins("BTC-USDT", 1, 0), ins("ETH-USDT", 2, 0)],
-        max_accounts: 64,
-        max_orders: 20_000,
-        max_levels_per_side: 4_096,
-        fee_account: AccountId(0),
-    }
+    tachyon_testkit::two_symbol_config(tachyon_testkit::Limits { accounts: 64, orders: 20_000, levels: 4_096 }, -1, 5)
 }
 
 /// A random command near a mid price so books cross often.
@@ -153,12 +115,11 @@ pub fn command(rng: &mut Rng, ts: u64, next_id: u64) -> Command {
 /// A funded engine: accounts 1..=ACCOUNTS created, deposits in every asset.
 pub fn funded_engine() -> (Engine, Vec<Command>) {
     let mut engine = Engine::new(config()).unwrap();
-    let mut genesis = Vec::new();
+    let mut genesis = tachyon_testkit::genesis(ACCOUNTS, 1, 1_000_000_000_000_000);
+    // Base assets: a smaller amount (still far more than the flow can spend).
     for a in 1..=ACCOUNTS {
-        genesis.push(Command { ts_ns: 0, kind: CommandKind::CreateAccount { account: AccountId(a) } });
-        for asset in 0..3 {
-            let amount = if asset == 0 { 1_000_000_000_000_000 } else { 1_000_000_000_000 };
-            let t = Transfer { account: AccountId(a), asset: AssetId(asset), amount, reference: 0 };
+        for asset in 1..3 {
+            let t = Transfer { account: AccountId(a), asset: AssetId(asset), amount: 1_000_000_000_000, reference: 0 };
             genesis.push(Command { ts_ns: 0, kind: CommandKind::Deposit(t) });
         }
     }

@@ -2,7 +2,7 @@
 //! stdin, printing an `ack <seq>` line once every event of a command has been released
 //! (i.e. the command is durable). Used by the crash-safety test, which SIGKILLs it.
 //!
-//! stdin: frames of `[len u8][encoded command]`. stdout: `ready <last_seq> <state_hash>`
+//! stdin: frames of `[len u8][encoded command]`. stdout: `ready <last_seq> <state_hash> <snapshot_seq>`
 //! after recovery, then `ack <seq>` lines.
 //! Usage: `pipeline-harness <journal_dir> <snapshot_interval>`, or
 //! `pipeline-harness replay <journal_dir>` to print `replay <last_seq> <state_hash>` of a
@@ -81,7 +81,7 @@ fn main() {
     let rec = pipeline.recovery().clone();
     let mut released = pipeline.take_pollers().pop().unwrap();
     let mut out = BufWriter::new(std::io::stdout());
-    writeln!(out, "ready {} {:016x}", rec.last_seq, rec.state_hash).unwrap();
+    writeln!(out, "ready {} {:016x} {}", rec.last_seq, rec.state_hash, rec.snapshot_seq.unwrap_or(0)).unwrap();
     out.flush().unwrap();
 
     // Acks on their own thread (the real gateway polls on its I/O thread).
