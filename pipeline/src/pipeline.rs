@@ -247,6 +247,17 @@ struct JournalState {
     stats: Arc<PipelineStats>,
 }
 
+impl Drop for JournalState {
+    fn drop(&mut self) {
+        // Clean shutdown: the ring is drained; make everything durable whatever the policy.
+        if !self.stats.journal_failed.load(Ordering::Acquire) {
+            if let Err(e) = self.writer.sync() {
+                self.fail("final sync", e);
+            }
+        }
+    }
+}
+
 /// Commit at least every this many records even inside one long batch.
 const MAX_GROUP: u32 = 4096;
 
