@@ -1,0 +1,173 @@
+//! Encoder into a caller-provided buffer.
+//!
+//! The body is written first at a fixed offset ([`HEADER_ROOM`]) so BodyLength(9) can be
+//! written in front of it once known, without shifting the body; the frame is then
+//! `buf[start..end]` with `start ≤ HEADER_ROOM`. Header order is 8, 9, 35, 34, 49, 52, 56
+//! as GUIDE.md §4 fixes it; PossDupFlag(43) and OrigSendingTime(122) follow as ordinary
+//! fields when a resend needs them.
+
+use super::decimal::Grid;
+use super::decode::checksum;
+use super::time::{write_utc_timestamp, TIMESTAMP_LEN};
+use super::SOH;
+
+/// Bytes reserved in front of the body for `8=FIX.4.4␁9=<up to 7 digits>␁`.
+pub const HEADER_ROOM: usize = 20;
+
+/// The buffer cannot hold the message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BufferTooSmall;
+
+/// The standard header values of an outgoing message.
+#[derive(Clone, Copy, Debug)]
+pub struct Header<'h> {
+    /// MsgType(35).
+    pub msg_type: &'h [u8],
+    /// MsgSeqNum(34).
+    pub seq_num: u64,
+    /// SenderCompID(49).
+    pub sender_comp_id: &'h [u8],
+    /// TargetCompID(56).
+    pub target_comp_id: &'h [u8],
+    /// SendingTime(52), ns since the Unix epoch.
+    pub sending_time_ns: u64,
+}
+
+/// Writes one message into a borrowed buffer. Writing past the end sets a sticky
+/// overflow flag that [`MessageWriter::finish`] reports, so call sites chain fields
+/// without checking each one.
+#[derive(Debug)]
+pub struct MessageWriter<'b> {
+    buf: &'b mut [u8],
+    pos: usize,
+    overflow: bool,
+}
+
+impl<'b> MessageWriter<'b> {
+    /// Starts a message: writes 35, 34, 49, 52, 56.
+    pub fn new(buf: &'b mut [u8], h: &Header<'_>) -> MessageWriter<'b> {
+        let overflow = buf.len() < HEADER_ROOM;
+        let mut w = MessageWriter {
+            buf,
+            pos: HEADER_ROOM,
+            overflow,
+        };
+        w.field(35, h.msg_type);
+        w.field_uint(34, h.seq_num);
+        w.field(49, h.sender_comp_id);
+        w.field_timestamp(52, h.sending_time_ns);
+        w.field(56, h.target_comp_id);
+        w
+    }
+
+    fn put(&mut self, bytes: &[u8]) {
+        if self.overflow || self.pos + bytes.len() > self.buf.len() {
+            self.overflow = true;
+            return;
+        }
+        self.buf[self.pos..self.pos + bytes.len()].copy_from_slice(bytes);
+        self.pos += bytes.len();
+    }
+
+    fn put_tag(&mut self, tag: u32) {
+        let mut d = [0u8; 20];
+        let n = write_uint(tag as u64, &mut d);
+        self.put(&d[..n]);
+        self.put(b"=");
+    }
+
+    /// Raw value (the caller guarantees it holds no SOH unless it is a data field).
+    pub fn field(&mut self, tag: u32, value: &[u8]) -> &mut Self {
+        self.put_tag(tag);
+        self.put(value);
+        self.put(&[SOH]);
+        self
+    }
+
+    /// Unsigned integer value.
+    pub fn field_uint(&mut self, tag: u32, v: u64) -> &mut Self {
+        let mut d = [0u8; 20];
+        let n = write_uint(v, &mut d);
+        self.field(tag, &d[..n])
+    }
+
+    /// Signed integer value.
+    pub fn field_int(&mut self, tag: u32, v: i64) -> &mut Self {
+        let mut d = [0u8; 21];
+        let n = write_uint(v.unsigned_abs(), (&mut d[1..]).try_into().unwrap());
+        if v < 0 {
+            d[0] = b'-';
+            self.field(tag, &d[..n + 1])
+        } else {
+            self.field(tag, &d[1..n + 1])
+        }
+    }
+
+    /// Boolean value `Y`/`N`.
+    pub fn field_bool(&mut self, tag: u32, v: bool) -> &mut Self {
+        self.field(tag, if v { b"Y" } else { b"N" })
+    }
+
+    /// UTCTimestamp with milliseconds.
+    pub fn field_timestamp(&mut self, tag: u32, ns: u64) -> &mut Self {
+        let mut t = [0u8; TIMESTAMP_LEN];
+        write_utc_timestamp(ns, &mut t);
+        self.field(tag, &t)
+    }
+
+    /// Integer steps of a grid written as exact decimal text (ticks → price).
+    pub fn field_steps(&mut self, tag: u32, steps: i64, grid: &Grid) -> &mut Self {
+        let mut t = [0u8; 48];
+        let n = grid.write(steps, &mut t);
+        self.field(tag, &t[..n])
+    }
+
+    /// Writes BodyLength and CheckSum; returns the frame's byte range in the buffer.
+    pub fn finish(self) -> Result<core::ops::Range<usize>, BufferTooSmall> {
+        let MessageWriter { buf, pos, overflow } = self;
+        if overflow || pos + 7 > buf.len() {
+            return Err(BufferTooSmall);
+        }
+        let body_len = pos - HEADER_ROOM;
+        let mut d = [0u8; 20];
+        let n = write_uint(body_len as u64, &mut d);
+        if n > 7 {
+            return Err(BufferTooSmall);
+        }
+        let head_len = 12 + n + 1; // "8=FIX.4.4␁9=" + digits + SOH
+        let start = HEADER_ROOM - head_len;
+        buf[start..start + 12].copy_from_slice(b"8=FIX.4.4\x019=");
+        buf[start + 12..start + 12 + n].copy_from_slice(&d[..n]);
+        buf[start + 12 + n] = SOH;
+        let sum = checksum(&buf[start..pos]);
+        let tail = [
+            b'1',
+            b'0',
+            b'=',
+            b'0' + sum / 100,
+            b'0' + (sum / 10) % 10,
+            b'0' + sum % 10,
+            SOH,
+        ];
+        buf[pos..pos + 7].copy_from_slice(&tail);
+        Ok(start..pos + 7)
+    }
+}
+
+/// Writes `v` in decimal; returns the number of digits.
+pub(crate) fn write_uint(mut v: u64, out: &mut [u8; 20]) -> usize {
+    let mut tmp = [0u8; 20];
+    let mut n = 0;
+    loop {
+        tmp[n] = b'0' + (v % 10) as u8;
+        n += 1;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    for i in 0..n {
+        out[i] = tmp[n - 1 - i];
+    }
+    n
+}

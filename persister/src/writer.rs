@@ -1,0 +1,598 @@
+//! The batch writer: one transaction per batch, binary COPY for appends, staging tables and
+//! set-based upserts for current state, and the checkpoint in the same transaction.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use postgres::binary_copy::BinaryCopyInWriter;
+use postgres::types::{ToSql, Type};
+use postgres::{Client, Statement, Transaction};
+use rust_decimal::Decimal;
+use tachyon_engine::OrdType;
+use tachyon_pipeline::OutEvent;
+
+use crate::batch::{self, Batch};
+use crate::error::{Error, SqlContext};
+use crate::migrate;
+use crate::units::Units;
+
+/// What one [`Persister::write_batch`] call did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BatchOutcome {
+    /// Events at or below the checkpoint, skipped (already stored).
+    pub skipped_events: usize,
+    /// Events written.
+    pub written_events: usize,
+    /// Trade rows inserted.
+    pub trades: usize,
+    /// Ledger rows inserted.
+    pub ledger_entries: usize,
+    /// Order rows inserted (accepted and rejected orders).
+    pub orders_inserted: usize,
+    /// Existing order rows updated.
+    pub orders_updated: usize,
+    /// The checkpoint after the call.
+    pub checkpoint: u64,
+}
+
+/// Writes engine events to PostgreSQL, exactly once.
+///
+/// Opening migrates the schema, records the assets and instruments (refusing ones that
+/// changed), and reads the checkpoint. Each [`write_batch`](Persister::write_batch) is one
+/// transaction that ends by moving the checkpoint, so after a crash anywhere the database
+/// is at a batch boundary; feeding the same events again skips those already stored.
+pub struct Persister {
+    client: Client,
+    units: Units,
+    checkpoint: u64,
+    batch: Batch,
+    insert_account: Statement,
+    apply_order_updates: Statement,
+    upsert_balances: Statement,
+    move_checkpoint: Statement,
+}
+
+const COPY_ORDERS: &str = "COPY orders (created_seq, order_id, account_id, session_id, cl_ord_id, symbol_id, side, \
+     ord_type, tif, post_only, stp, price, qty, quote_budget, expire_at, status, leaves_qty, filled_qty, filled_quote, \
+     avg_price, reject_reason, cancel_reason, created_at, updated_seq, updated_at) FROM STDIN BINARY";
+const ORDERS_TYPES: &[Type] = &[
+    Type::INT8,
+    Type::INT8,
+    Type::INT8,
+    Type::INT4,
+    Type::TEXT,
+    Type::INT4,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::BOOL,
+    Type::TEXT,
+    Type::NUMERIC,
+    Type::NUMERIC,
+    Type::NUMERIC,
+    Type::TIMESTAMPTZ,
+    Type::TEXT,
+    Type::NUMERIC,
+    Type::NUMERIC,
+    Type::NUMERIC,
+    Type::NUMERIC,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TIMESTAMPTZ,
+    Type::INT8,
+    Type::TIMESTAMPTZ,
+];
+
+const STAGING: &str = "
+    CREATE TEMP TABLE IF NOT EXISTS tachyon_order_updates (
+        order_id BIGINT NOT NULL, cl_ord_id TEXT NOT NULL, price NUMERIC, qty NUMERIC,
+        leaves_qty NUMERIC NOT NULL, filled_qty NUMERIC NOT NULL, filled_quote NUMERIC NOT NULL,
+        avg_price NUMERIC, status TEXT NOT NULL, cancel_reason TEXT,
+        updated_seq BIGINT NOT NULL, updated_at TIMESTAMPTZ NOT NULL
+    ) ON COMMIT DELETE ROWS;
+    CREATE TEMP TABLE IF NOT EXISTS tachyon_balance_updates (
+        account_id BIGINT NOT NULL, asset_id INTEGER NOT NULL, available NUMERIC NOT NULL,
+        locked NUMERIC NOT NULL, updated_seq BIGINT NOT NULL
+    ) ON COMMIT DELETE ROWS;";
+
+const COPY_ORDER_UPDATES: &str =
+    "COPY tachyon_order_updates (order_id, cl_ord_id, price, qty, leaves_qty, filled_qty, \
+     filled_quote, avg_price, status, cancel_reason, updated_seq, updated_at) FROM STDIN BINARY";
+const ORDER_UPDATES_TYPES: &[Type] = &[
+    Type::INT8,
+    Type::TEXT,
+    Type::NUMERIC,
+    Type::NUMERIC,
+    Type::NUMERIC,
+    Type::NUMERIC,
+    Type::NUMERIC,
+    Type::NUMERIC,
+    Type::TEXT,
+    Type::TEXT,
+    Type::INT8,
+    Type::TIMESTAMPTZ,
+];
+const APPLY_ORDER_UPDATES: &str = "UPDATE orders o SET cl_ord_id = u.cl_ord_id, price = COALESCE(u.price, o.price), \
+     qty = COALESCE(u.qty, o.qty), leaves_qty = u.leaves_qty, filled_qty = u.filled_qty, filled_quote = u.filled_quote, \
+     avg_price = u.avg_price, status = u.status, cancel_reason = COALESCE(u.cancel_reason, o.cancel_reason), \
+     updated_seq = u.updated_seq, updated_at = u.updated_at \
+     FROM tachyon_order_updates u WHERE o.order_id = u.order_id";
+
+const COPY_TRADES: &str = "COPY trades (trade_id, symbol_id, price, qty, aggressor_side, maker_order_id, \
+     maker_account_id, taker_order_id, taker_account_id, maker_fee, taker_fee, engine_seq, executed_at) FROM STDIN BINARY";
+const TRADES_TYPES: &[Type] = &[
+    Type::INT8,
+    Type::INT4,
+    Type::NUMERIC,
+    Type::NUMERIC,
+    Type::TEXT,
+    Type::INT8,
+    Type::INT8,
+    Type::INT8,
+    Type::INT8,
+    Type::NUMERIC,
+    Type::NUMERIC,
+    Type::INT8,
+    Type::TIMESTAMPTZ,
+];
+
+const COPY_LEDGER: &str =
+    "COPY ledger_entries (engine_seq, entry_no, account_id, asset_id, delta_available, \
+     delta_locked, available_after, locked_after, reason, reference, created_at) FROM STDIN BINARY";
+const LEDGER_TYPES: &[Type] = &[
+    Type::INT8,
+    Type::INT4,
+    Type::INT8,
+    Type::INT4,
+    Type::NUMERIC,
+    Type::NUMERIC,
+    Type::NUMERIC,
+    Type::NUMERIC,
+    Type::TEXT,
+    Type::NUMERIC,
+    Type::TIMESTAMPTZ,
+];
+
+const COPY_BALANCES: &str =
+    "COPY tachyon_balance_updates (account_id, asset_id, available, locked, updated_seq) FROM STDIN BINARY";
+const BALANCES_TYPES: &[Type] = &[
+    Type::INT8,
+    Type::INT4,
+    Type::NUMERIC,
+    Type::NUMERIC,
+    Type::INT8,
+];
+const UPSERT_BALANCES: &str = "INSERT INTO balances (account_id, asset_id, available, locked, updated_seq) \
+     SELECT account_id, asset_id, available, locked, updated_seq FROM tachyon_balance_updates \
+     ON CONFLICT (account_id, asset_id) DO UPDATE SET available = EXCLUDED.available, locked = EXCLUDED.locked, \
+     updated_seq = EXCLUDED.updated_seq";
+
+fn ts(ns: u64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_nanos(ns)
+}
+
+fn id(v: u64, what: &str) -> Result<i64, Error> {
+    i64::try_from(v).map_err(|_| Error::Inconsistent(format!("{what} {v} does not fit in BIGINT")))
+}
+
+impl Persister {
+    /// Connects with `config` (set `search_path` through `options`, e.g.
+    /// `-c search_path=exchange`, to use a schema other than `public`) and opens.
+    pub fn connect(config: &postgres::Config, units: Units) -> Result<Persister, Error> {
+        let client = config
+            .connect(postgres::NoTls)
+            .ctx("connecting to PostgreSQL")?;
+        Persister::open(client, units)
+    }
+
+    /// Opens on an established connection: migrates, records the reference data, reads the
+    /// checkpoint and prepares the statements.
+    pub fn open(mut client: Client, units: Units) -> Result<Persister, Error> {
+        migrate::migrate(&mut client)?;
+        sync_reference_data(&mut client, &units)?;
+        client
+            .batch_execute(STAGING)
+            .ctx("creating the temporary staging tables")?;
+        let checkpoint: i64 = client
+            .query_one("SELECT last_seq FROM persister_checkpoint", &[])
+            .ctx("reading persister_checkpoint")?
+            .get(0);
+        let prep = |c: &mut Client, sql: &str, what: &str| {
+            c.prepare(sql).with_ctx(|| format!("preparing {what}"))
+        };
+        let insert_account = prep(
+            &mut client,
+            "INSERT INTO accounts (account_id, created_seq, created_at) VALUES ($1, $2, $3)",
+            "the account insert",
+        )?;
+        let apply_order_updates = prep(&mut client, APPLY_ORDER_UPDATES, "the order update")?;
+        let upsert_balances = prep(&mut client, UPSERT_BALANCES, "the balance upsert")?;
+        let move_checkpoint = prep(
+            &mut client,
+            "UPDATE persister_checkpoint SET last_seq = $1, updated_at = now() WHERE last_seq = $2",
+            "the checkpoint update",
+        )?;
+        Ok(Persister {
+            client,
+            units,
+            checkpoint: checkpoint as u64,
+            batch: Batch::default(),
+            insert_account,
+            apply_order_updates,
+            upsert_balances,
+            move_checkpoint,
+        })
+    }
+
+    /// The last engine sequence stored: events of commands up to it are in the database.
+    pub fn checkpoint(&self) -> u64 {
+        self.checkpoint
+    }
+
+    /// The unit description in use.
+    pub fn units(&self) -> &Units {
+        &self.units
+    }
+
+    /// Gives the connection back.
+    pub fn into_client(self) -> Client {
+        self.client
+    }
+
+    /// Writes the events of whole commands in one transaction together with the new
+    /// checkpoint (the batch's last `cmd_seq`). The batch must end at an event with
+    /// `last == true`, and its command sequences must increase. Events of commands at or
+    /// below the checkpoint are skipped, so replaying from any earlier point is harmless.
+    ///
+    /// On error nothing of the batch is stored and the checkpoint is unchanged; the caller
+    /// retries (after reconnecting if the connection died) with the same events.
+    pub fn write_batch(&mut self, events: &[OutEvent]) -> Result<BatchOutcome, Error> {
+        validate(events)?;
+        let start = events.partition_point(|e| e.cmd_seq <= self.checkpoint);
+        let todo = &events[start..];
+        let mut out = BatchOutcome {
+            skipped_events: start,
+            checkpoint: self.checkpoint,
+            ..Default::default()
+        };
+        let Some(last) = todo.last() else {
+            return Ok(out);
+        };
+        let new_checkpoint = last.cmd_seq;
+        self.batch.clear();
+        self.batch.add(todo);
+        let result = self.write_rows(new_checkpoint, &mut out);
+        self.batch.clear();
+        result?;
+        self.checkpoint = new_checkpoint;
+        out.written_events = todo.len();
+        out.checkpoint = new_checkpoint;
+        Ok(out)
+    }
+
+    fn write_rows(&mut self, new_checkpoint: u64, out: &mut BatchOutcome) -> Result<(), Error> {
+        let b = &self.batch;
+        let units = &self.units;
+        let mut tx = self
+            .client
+            .transaction()
+            .ctx("starting the batch transaction")?;
+        for &(account, seq, t) in &b.accounts {
+            tx.execute(
+                &self.insert_account,
+                &[&(account as i64), &id(seq, "sequence")?, &ts(t)],
+            )
+            .with_ctx(|| format!("inserting account {account} (seq {seq})"))?;
+        }
+        if !b.new_orders.is_empty() {
+            copy_new_orders(&mut tx, b, units)?;
+        }
+        if !b.updates.is_empty() {
+            copy_order_updates(&mut tx, b, units)?;
+            // Temp tables have no statistics: without them the planner guesses a large
+            // staging table and hash-joins against a sequential scan of all orders.
+            tx.batch_execute("ANALYZE tachyon_order_updates")
+                .ctx("analyzing tachyon_order_updates")?;
+            let n = tx
+                .execute(&self.apply_order_updates, &[])
+                .ctx("updating orders from tachyon_order_updates")?;
+            if n != b.updates.len() as u64 {
+                return Err(Error::Inconsistent(format!(
+                    "{} order updates but only {n} orders found (orders created before the checkpoint missing?)",
+                    b.updates.len()
+                )));
+            }
+        }
+        if !b.trades.is_empty() {
+            copy_trades(&mut tx, b, units)?;
+        }
+        if !b.ledger.is_empty() {
+            copy_ledger(&mut tx, b, units)?;
+        }
+        if !b.balances.is_empty() {
+            copy_balances(&mut tx, b, units)?;
+            tx.execute(&self.upsert_balances, &[])
+                .ctx("upserting balances from tachyon_balance_updates")?;
+        }
+        let n = tx
+            .execute(
+                &self.move_checkpoint,
+                &[
+                    &id(new_checkpoint, "sequence")?,
+                    &id(self.checkpoint, "sequence")?,
+                ],
+            )
+            .ctx("moving persister_checkpoint")?;
+        if n != 1 {
+            return Err(Error::Inconsistent(format!(
+                "persister_checkpoint is no longer {} (another persister writing to the same schema?)",
+                self.checkpoint
+            )));
+        }
+        tx.commit()
+            .with_ctx(|| format!("committing the batch up to seq {new_checkpoint}"))?;
+        out.trades = b.trades.len();
+        out.ledger_entries = b.ledger.len();
+        out.orders_inserted = b.new_orders.len();
+        out.orders_updated = b.updates.len();
+        Ok(())
+    }
+}
+
+fn validate(events: &[OutEvent]) -> Result<(), Error> {
+    if let Some(l) = events.last() {
+        if !l.last {
+            return Err(Error::Batch(format!(
+                "does not end at a command boundary (seq {} not last)",
+                l.cmd_seq
+            )));
+        }
+    }
+    let (mut prev_seq, mut prev_last) = (0u64, true);
+    for (i, e) in events.iter().enumerate() {
+        if prev_last {
+            if e.cmd_seq <= prev_seq {
+                return Err(Error::Batch(format!(
+                    "event {i}: command sequence {} does not increase (previous {prev_seq})",
+                    e.cmd_seq
+                )));
+            }
+        } else if e.cmd_seq != prev_seq {
+            return Err(Error::Batch(format!(
+                "event {i}: command {prev_seq} ends without a last event (next seq {})",
+                e.cmd_seq
+            )));
+        }
+        prev_seq = e.cmd_seq;
+        prev_last = e.last;
+    }
+    Ok(())
+}
+
+fn copy_err(table: &str) -> impl Fn(postgres::Error) -> Error + '_ {
+    move |source| Error::Sql {
+        context: format!("binary COPY into {table}"),
+        source,
+    }
+}
+
+fn copy_new_orders(tx: &mut Transaction<'_>, b: &Batch, units: &Units) -> Result<(), Error> {
+    let e = copy_err("orders");
+    let sink = tx.copy_in(COPY_ORDERS).map_err(&e)?;
+    let mut w = BinaryCopyInWriter::new(sink, ORDERS_TYPES);
+    for r in &b.new_orders {
+        let o = &r.order;
+        let ins = units.instrument(o.symbol).ok();
+        let price_ticks = r.st.price.unwrap_or(o.price.0);
+        let qty_lots = r.st.qty.unwrap_or(o.qty.0);
+        let has_price = o.ord_type == OrdType::Limit || price_ticks != 0;
+        let price = ins.filter(|_| has_price).map(|i| i.price(price_ticks));
+        let qty = ins.map(|i| i.qty(qty_lots));
+        let budget = ins
+            .filter(|_| o.quote_budget != 0)
+            .map(|i| i.quote_amount(o.quote_budget));
+        let zero = Decimal::ZERO;
+        let (leaves, filled, quote) = match ins {
+            Some(i) => (
+                i.qty(r.st.leaves),
+                i.qty(r.st.cum_qty),
+                i.notional(r.st.cum_cost),
+            ),
+            None => (zero, zero, zero),
+        };
+        let avg = ins.and_then(|i| i.avg_price(r.st.cum_cost, r.st.cum_qty));
+        let expire = (o.expire_ns != 0).then(|| ts(o.expire_ns));
+        let order_id = r.order_id.map(|v| id(v, "order id")).transpose()?;
+        let values: [&(dyn ToSql + Sync); 25] = [
+            &id(r.created_seq, "sequence")?,
+            &order_id,
+            &(o.account.0 as i64),
+            &(o.session.0 as i32),
+            &batch::cl_ord_id_str(&r.st.cl_ord_id),
+            &(o.symbol.0 as i32),
+            &batch::side_str(o.side),
+            &batch::ord_type_str(o.ord_type),
+            &batch::tif_str(o.tif),
+            &o.post_only,
+            &batch::stp_str(o.stp),
+            &price,
+            &qty,
+            &budget,
+            &expire,
+            &r.st.status.as_str(),
+            &leaves,
+            &filled,
+            &quote,
+            &avg,
+            &r.reject.map(batch::reject_str),
+            &r.st.cancel.map(batch::cancel_str),
+            &ts(r.created_ns),
+            &id(r.st.updated_seq, "sequence")?,
+            &ts(r.st.updated_ns),
+        ];
+        w.write(&values).map_err(&e)?;
+    }
+    w.finish().map_err(&e)?;
+    Ok(())
+}
+
+fn copy_order_updates(tx: &mut Transaction<'_>, b: &Batch, units: &Units) -> Result<(), Error> {
+    let e = copy_err("tachyon_order_updates");
+    let sink = tx.copy_in(COPY_ORDER_UPDATES).map_err(&e)?;
+    let mut w = BinaryCopyInWriter::new(sink, ORDER_UPDATES_TYPES);
+    for u in &b.updates {
+        let i = units.instrument(u.symbol)?;
+        let s = &u.st;
+        let values: [&(dyn ToSql + Sync); 12] = [
+            &id(u.order_id, "order id")?,
+            &batch::cl_ord_id_str(&s.cl_ord_id),
+            &s.price.map(|p| i.price(p)),
+            &s.qty.map(|q| i.qty(q)),
+            &i.qty(s.leaves),
+            &i.qty(s.cum_qty),
+            &i.notional(s.cum_cost),
+            &i.avg_price(s.cum_cost, s.cum_qty),
+            &s.status.as_str(),
+            &s.cancel.map(batch::cancel_str),
+            &id(s.updated_seq, "sequence")?,
+            &ts(s.updated_ns),
+        ];
+        w.write(&values).map_err(&e)?;
+    }
+    w.finish().map_err(&e)?;
+    Ok(())
+}
+
+fn copy_trades(tx: &mut Transaction<'_>, b: &Batch, units: &Units) -> Result<(), Error> {
+    let e = copy_err("trades");
+    let sink = tx.copy_in(COPY_TRADES).map_err(&e)?;
+    let mut w = BinaryCopyInWriter::new(sink, TRADES_TYPES);
+    for &(seq, t_ns, t) in &b.trades {
+        let i = units.instrument(t.symbol)?;
+        let values: [&(dyn ToSql + Sync); 13] = [
+            &id(t.trade_id, "trade id")?,
+            &(t.symbol.0 as i32),
+            &i.price(t.price.0),
+            &i.qty(t.qty.0),
+            &batch::side_str(t.taker_side),
+            &id(t.maker.order_id.0, "order id")?,
+            &(t.maker.account.0 as i64),
+            &id(t.taker.order_id.0, "order id")?,
+            &(t.taker.account.0 as i64),
+            &i.quote_amount(t.maker.fee),
+            &i.quote_amount(t.taker.fee),
+            &id(seq, "sequence")?,
+            &ts(t_ns),
+        ];
+        w.write(&values).map_err(&e)?;
+    }
+    w.finish().map_err(&e)?;
+    Ok(())
+}
+
+fn copy_ledger(tx: &mut Transaction<'_>, b: &Batch, units: &Units) -> Result<(), Error> {
+    let e = copy_err("ledger_entries");
+    let sink = tx.copy_in(COPY_LEDGER).map_err(&e)?;
+    let mut w = BinaryCopyInWriter::new(sink, LEDGER_TYPES);
+    for &(seq, entry_no, t_ns, l) in &b.ledger {
+        let d = units.asset_decimals(l.asset)?;
+        let values: [&(dyn ToSql + Sync); 11] = [
+            &id(seq, "sequence")?,
+            &entry_no,
+            &(l.account.0 as i64),
+            &(l.asset.0 as i32),
+            &Decimal::new(l.delta_available, d),
+            &Decimal::new(l.delta_locked, d),
+            &Decimal::new(l.available_after, d),
+            &Decimal::new(l.locked_after, d),
+            &batch::ledger_reason_str(l.reason),
+            &Decimal::from(l.reference),
+            &ts(t_ns),
+        ];
+        w.write(&values).map_err(&e)?;
+    }
+    w.finish().map_err(&e)?;
+    Ok(())
+}
+
+fn copy_balances(tx: &mut Transaction<'_>, b: &Batch, units: &Units) -> Result<(), Error> {
+    let e = copy_err("tachyon_balance_updates");
+    let sink = tx.copy_in(COPY_BALANCES).map_err(&e)?;
+    let mut w = BinaryCopyInWriter::new(sink, BALANCES_TYPES);
+    for &(account, asset, avail, locked, seq) in &b.balances {
+        let d = units.asset_decimals(tachyon_engine::AssetId(asset))?;
+        let values: [&(dyn ToSql + Sync); 5] = [
+            &(account as i64),
+            &(asset as i32),
+            &Decimal::new(avail, d),
+            &Decimal::new(locked, d),
+            &id(seq, "sequence")?,
+        ];
+        w.write(&values).map_err(&e)?;
+    }
+    w.finish().map_err(&e)?;
+    Ok(())
+}
+
+/// Records assets, instruments and the fee account; refuses definitions that changed
+/// since they were first recorded (amounts already stored would be misread).
+fn sync_reference_data(client: &mut Client, units: &Units) -> Result<(), Error> {
+    let mut tx = client
+        .transaction()
+        .ctx("starting the reference-data transaction")?;
+    for (i, a) in units.assets().iter().enumerate() {
+        tx.execute(
+            "INSERT INTO assets (asset_id, code, decimals) VALUES ($1, $2, $3) ON CONFLICT (asset_id) DO NOTHING",
+            &[&(i as i32), &a.code, &(a.decimals as i16)],
+        )
+        .with_ctx(|| format!("recording asset {}", a.code))?;
+        let row = tx
+            .query_one(
+                "SELECT code, decimals FROM assets WHERE asset_id = $1",
+                &[&(i as i32)],
+            )
+            .with_ctx(|| format!("reading asset {}", a.code))?;
+        let (code, decimals): (String, i16) = (row.get(0), row.get(1));
+        if code != a.code || decimals != a.decimals as i16 {
+            return Err(Error::Inconsistent(format!(
+                "asset id {i} is stored as {code} with {decimals} decimals but configured as {} with {} decimals",
+                a.code, a.decimals
+            )));
+        }
+    }
+    for (i, s) in units.instruments().iter().enumerate() {
+        tx.execute(
+            "INSERT INTO instruments (symbol_id, symbol, base_asset_id, quote_asset_id, tick_size, lot_size) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (symbol_id) DO NOTHING",
+            &[&(i as i32), &s.symbol, &(s.base.0 as i32), &(s.quote.0 as i32), &s.tick_size, &s.lot_size],
+        )
+        .with_ctx(|| format!("recording instrument {}", s.symbol))?;
+        let row = tx
+            .query_one(
+                "SELECT symbol, base_asset_id, quote_asset_id, tick_size, lot_size FROM instruments WHERE symbol_id = $1",
+                &[&(i as i32)],
+            )
+            .with_ctx(|| format!("reading instrument {}", s.symbol))?;
+        let stored: (String, i32, i32, Decimal, Decimal) =
+            (row.get(0), row.get(1), row.get(2), row.get(3), row.get(4));
+        if stored
+            != (
+                s.symbol.clone(),
+                s.base.0 as i32,
+                s.quote.0 as i32,
+                s.tick_size,
+                s.lot_size,
+            )
+        {
+            return Err(Error::Inconsistent(format!(
+                "instrument id {i} is stored as {stored:?} but configured as ({}, {}, {}, {}, {})",
+                s.symbol, s.base.0, s.quote.0, s.tick_size, s.lot_size
+            )));
+        }
+    }
+    tx.execute(
+        "INSERT INTO accounts (account_id, created_seq, created_at) VALUES ($1, 0, NULL) ON CONFLICT DO NOTHING",
+        &[&(units.fee_account().0 as i64)],
+    )
+    .ctx("recording the fee account")?;
+    tx.commit().ctx("committing the reference data")
+}

@@ -1,0 +1,294 @@
+//! A random engine run persisted in batches of varying sizes: PostgreSQL must agree with
+//! the engine on every balance, trade and order.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::time::Instant;
+
+use common::*;
+use rust_decimal::Decimal;
+use tachyon_engine::{AccountId, AssetId, CancelReason, Engine, Event, Side, SymbolId};
+use tachyon_persister::postgres::Client;
+use tachyon_pipeline::OutEvent;
+
+fn dec(units: i64) -> Decimal {
+    Decimal::new(units, 8)
+}
+
+fn verify(c: &mut Client, engine: &Engine, events: &[OutEvent]) {
+    let u = units();
+    // Balances: equal to the engine for every account and asset.
+    let mut db: HashMap<(i64, i32), (Decimal, Decimal)> = HashMap::new();
+    for r in c
+        .query(
+            "SELECT account_id, asset_id, available, locked FROM balances",
+            &[],
+        )
+        .unwrap()
+    {
+        db.insert((r.get(0), r.get(1)), (r.get(2), r.get(3)));
+    }
+    let mut nonzero = 0;
+    for a in 0..MAX_ACCOUNTS {
+        for asset in 0..3u16 {
+            let b = engine
+                .balance(AccountId(a), AssetId(asset))
+                .unwrap_or_default();
+            match db.get(&(a as i64, asset as i32)) {
+                Some(&(av, lk)) => {
+                    assert_eq!(
+                        (av, lk),
+                        (dec(b.available), dec(b.locked)),
+                        "balance of {a}/{asset}"
+                    );
+                    nonzero += 1;
+                }
+                None => assert_eq!(
+                    (b.available, b.locked),
+                    (0, 0),
+                    "missing balance row {a}/{asset}"
+                ),
+            }
+        }
+    }
+    assert!(nonzero > 40, "only {nonzero} balance rows");
+    // The ledger sums to the balances.
+    let sums = c
+        .query(
+            "SELECT l.account_id, l.asset_id, sum(l.delta_available), sum(l.delta_locked), b.available, b.locked \
+             FROM ledger_entries l LEFT JOIN balances b USING (account_id, asset_id) \
+             GROUP BY l.account_id, l.asset_id, b.available, b.locked",
+            &[],
+        )
+        .unwrap();
+    assert_eq!(sums.len(), db.len());
+    for r in &sums {
+        let (sa, sl, ba, bl): (Decimal, Decimal, Option<Decimal>, Option<Decimal>) =
+            (r.get(2), r.get(3), r.get(4), r.get(5));
+        assert_eq!(
+            (Some(sa), Some(sl)),
+            (ba, bl),
+            "ledger sum of {}/{}",
+            r.get::<_, i64>(0),
+            r.get::<_, i32>(1)
+        );
+    }
+    // Ledger rows: one per event, in order.
+    let ledger_events = events
+        .iter()
+        .filter(|e| matches!(e.event, Event::Ledger(_)))
+        .count() as i64;
+    let n: i64 = c
+        .query_one("SELECT count(*) FROM ledger_entries", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(n, ledger_events);
+    // Trades: each exactly once, with its price, quantity and fees.
+    let trades: BTreeMap<i64, (Decimal, Decimal, Decimal, Decimal, i64)> = c
+        .query(
+            "SELECT trade_id, price, qty, maker_fee, taker_fee, engine_seq FROM trades",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), (r.get(1), r.get(2), r.get(3), r.get(4), r.get(5))))
+        .collect();
+    let mut expected_trades = 0;
+    for e in events {
+        if let Event::Trade(t) = e.event {
+            expected_trades += 1;
+            let i = &u.instruments()[t.symbol.0 as usize];
+            let row = trades
+                .get(&(t.trade_id as i64))
+                .unwrap_or_else(|| panic!("trade {} missing", t.trade_id));
+            assert_eq!(
+                *row,
+                (
+                    i.price(t.price.0),
+                    i.qty(t.qty.0),
+                    dec(t.maker.fee),
+                    dec(t.taker.fee),
+                    e.cmd_seq as i64
+                ),
+                "trade {}",
+                t.trade_id
+            );
+        }
+    }
+    assert_eq!(trades.len(), expected_trades);
+    assert!(
+        expected_trades > 100,
+        "only {expected_trades} trades: generator too tame"
+    );
+    // Orders: open ones as in the engine; the others terminal, as the events say.
+    let mut last: HashMap<u64, (i64, i64, Option<CancelReason>)> = HashMap::new(); // cum_qty, cum_cost, cancel
+    let mut rejected = 0i64;
+    let mut accepted = BTreeSet::new();
+    for e in events {
+        match e.event {
+            Event::OrderAccepted { order_id, .. } => {
+                accepted.insert(order_id.0);
+                last.insert(order_id.0, (0, 0, None));
+            }
+            Event::OrderRejected { .. } => rejected += 1,
+            Event::Trade(t) => {
+                for f in [t.maker, t.taker] {
+                    let x = last.get_mut(&f.order_id.0).unwrap();
+                    x.0 = f.cum_qty.0;
+                    x.1 = f.cum_cost;
+                }
+            }
+            Event::OrderCanceled { state, reason, .. } => {
+                last.insert(
+                    state.order_id.0,
+                    (state.cum_qty.0, state.cum_cost, Some(reason)),
+                );
+            }
+            _ => {}
+        }
+    }
+    let mut open = HashMap::new();
+    for s in 0..2u16 {
+        for side in [Side::Buy, Side::Sell] {
+            for o in engine.book_orders(SymbolId(s), side) {
+                open.insert(o.order_id.0, o);
+            }
+        }
+    }
+    let rows = c
+        .query(
+            "SELECT order_id, status, leaves_qty, filled_qty, filled_quote, price, qty, cl_ord_id, avg_price, symbol_id \
+             FROM orders WHERE order_id IS NOT NULL",
+            &[],
+        )
+        .unwrap();
+    assert_eq!(rows.len(), accepted.len());
+    let mut open_rows = 0;
+    for r in &rows {
+        let id: i64 = r.get(0);
+        let status: String = r.get(1);
+        let (leaves, filled, quote): (Decimal, Decimal, Decimal) = (r.get(2), r.get(3), r.get(4));
+        let i = &u.instruments()[r.get::<_, i32>(9) as usize];
+        let avg: Option<Decimal> = r.get(8);
+        if let Some(o) = open.get(&(id as u64)) {
+            open_rows += 1;
+            assert!(
+                status == "new" || status == "partially_filled",
+                "open order {id} stored as {status}"
+            );
+            assert_eq!(status == "new", o.cum_qty.0 == 0, "order {id}");
+            assert_eq!(
+                (leaves, filled, quote),
+                (
+                    i.qty(o.leaves.0),
+                    i.qty(o.cum_qty.0),
+                    i.notional(o.cum_cost)
+                ),
+                "order {id}"
+            );
+            let (price, qty, cl): (Option<Decimal>, Option<Decimal>, String) =
+                (r.get(5), r.get(6), r.get(7));
+            assert_eq!(
+                (price, qty),
+                (Some(i.price(o.price.0)), Some(i.qty(o.qty.0))),
+                "order {id}"
+            );
+            assert_eq!(cl.as_bytes(), o.cl_ord_id.as_bytes());
+            assert_eq!(avg, i.avg_price(o.cum_cost, o.cum_qty.0));
+        } else {
+            let (cum_qty, cum_cost, cancel) = last[&(id as u64)];
+            let expected = match cancel {
+                Some(CancelReason::Expired) => "expired",
+                Some(_) => "canceled",
+                None => "filled",
+            };
+            assert_eq!(status, expected, "order {id}");
+            assert_eq!(
+                (leaves, filled, quote),
+                (Decimal::ZERO, i.qty(cum_qty), i.notional(cum_cost)),
+                "order {id}"
+            );
+            assert_eq!(avg, i.avg_price(cum_cost, cum_qty));
+        }
+    }
+    assert_eq!(
+        open_rows,
+        open.len(),
+        "open orders in the engine missing from orders"
+    );
+    let n: i64 = c
+        .query_one("SELECT count(*) FROM orders WHERE status = 'rejected'", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(n, rejected);
+    // The generator reaches every status and both kinds of fee.
+    let statuses: i64 = c
+        .query_one("SELECT count(DISTINCT status) FROM orders", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(statuses, 6, "not every order status reached");
+    let rebates: i64 = c
+        .query_one("SELECT count(*) FROM trades WHERE maker_fee < 0", &[])
+        .unwrap()
+        .get(0);
+    assert!(rebates > 0);
+    // Accounts: the fee account plus every AccountCreated.
+    let created = events
+        .iter()
+        .filter(|e| matches!(e.event, Event::AccountCreated { .. }))
+        .count() as i64;
+    let n: i64 = c
+        .query_one("SELECT count(*) FROM accounts", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(n, created + 1);
+    let cp: i64 = c
+        .query_one("SELECT last_seq FROM persister_checkpoint", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(cp as u64, events.last().unwrap().cmd_seq);
+}
+
+fn persist_and_verify(seed: u64, n: usize, max_batch_cmds: u64) {
+    let t0 = Instant::now();
+    let cmds = commands(seed, n);
+    let (engine, events) = run_engine(&cmds);
+    engine.check_invariants().unwrap();
+    let schema = TestSchema::new();
+    let mut p = open(&schema);
+    let t1 = Instant::now();
+    let mut trades = 0;
+    for b in batches(&events, seed ^ 1, max_batch_cmds) {
+        let o = p.write_batch(b).unwrap();
+        assert_eq!(o.skipped_events, 0);
+        assert_eq!(o.written_events, b.len());
+        trades += o.trades;
+    }
+    let write = t1.elapsed();
+    assert_eq!(trades, trade_count(&events));
+    let mut c = schema.client();
+    verify(&mut c, &engine, &events);
+    eprintln!(
+        "{n} commands, {} events, {trades} trades: engine+gen {:?}, persist {:?}, total {:?}",
+        events.len(),
+        t1 - t0,
+        write,
+        t0.elapsed()
+    );
+}
+
+#[test]
+fn engine_flow_20k_commands_matches_engine() {
+    persist_and_verify(0x5eed_0001, 20_000, 400);
+}
+
+#[test]
+fn engine_flow_100k_commands_matches_engine() {
+    persist_and_verify(0x5eed_0002, 100_000, 2_000);
+}
+
+#[test]
+fn single_command_batches_match_engine() {
+    persist_and_verify(0x5eed_0003, 2_000, 1);
+}
