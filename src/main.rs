@@ -184,6 +184,7 @@ fn run(cfg: Config) -> Result<(), String> {
         }
     }
     drop(publisher);
+    let follower = start_persister(&cfg, &opts, &pipeline)?;
     info!(component = "gateway", "FIX gateway not built yet (gateway issue); the pipeline runs without client entry");
     let mut released = pipeline.take_pollers().pop().expect("one poller");
     let stats = pipeline.stats();
@@ -210,6 +211,14 @@ fn run(cfg: Config) -> Result<(), String> {
     });
     pipeline.shutdown().map_err(|e| e.to_string())?;
     let _ = drain.join();
+    if let Some(f) = follower {
+        // Let the persister store what the journal holds, within reason.
+        let last = stats.durable_seq.load(Ordering::Acquire);
+        if !f.wait_for(last, Duration::from_secs(10)) {
+            warn!(component = "persister", lag = f.stats().lag_commands(), "stopping before catching up; it resumes from its checkpoint on the next start");
+        }
+        f.stop();
+    }
     info!(
         component = "pipeline",
         applied_seq = stats.applied_seq.load(Ordering::Acquire),
@@ -218,6 +227,54 @@ fn run(cfg: Config) -> Result<(), String> {
         "stopped cleanly"
     );
     Ok(())
+}
+
+/// Starts the PostgreSQL persister (a journal follower) if `persister.enabled` or
+/// `TACHYON_DATABASE_URL` is set (the variable also overrides `persister.database_url`).
+fn start_persister(
+    cfg: &Config,
+    opts: &PipelineOptions,
+    pipeline: &Pipeline,
+) -> Result<Option<tachyon_persister::Follower>, String> {
+    let env_url = std::env::var("TACHYON_DATABASE_URL").ok();
+    if !cfg.persister.enabled && env_url.is_none() {
+        info!(component = "persister", "disabled (persister.enabled = false; TACHYON_DATABASE_URL not set)");
+        return Ok(None);
+    }
+    let url = env_url
+        .or_else(|| cfg.persister.database_url.clone())
+        .ok_or("persister.enabled = true but no persister.database_url (or TACHYON_DATABASE_URL)")?;
+    let pg: tachyon_persister::postgres::Config =
+        url.parse().map_err(|e| format!("persister database URL: {e}"))?;
+    let sizes: Vec<tachyon_persister::TickLot> = cfg
+        .instruments
+        .iter()
+        .map(|i| tachyon_persister::TickLot { tick_size: i.tick_size, lot_size: i.lot_size })
+        .collect();
+    let units = tachyon_persister::Units::new(&cfg.engine_config(), &sizes).map_err(|e| e.to_string())?;
+    let stats = pipeline.stats();
+    let durable: std::sync::Arc<dyn Fn() -> u64 + Send + Sync> =
+        std::sync::Arc::new(move || stats.durable_seq.load(Ordering::Acquire));
+    let follower = tachyon_persister::Follower::spawn(
+        cfg.engine_config(),
+        units,
+        pg,
+        tachyon_persister::FollowerOptions {
+            journal_dir: opts.journal_dir.clone(),
+            batch_commands: cfg.persister.batch_size.max(1) as u64,
+            idle_poll: Duration::from_millis(2),
+            max_backoff: Duration::from_secs(2),
+        },
+        durable,
+    )
+    .map_err(|e| format!("spawn persister thread: {e}"))?;
+    info!(component = "persister", thread = "tachyon-persist", host = ?pg_host(&url), "following the journal into PostgreSQL");
+    Ok(Some(follower))
+}
+
+/// The URL without credentials, for the log.
+fn pg_host(url: &str) -> String {
+    url.rsplit('@').next().unwrap_or(url).to_string()
 }
 
 fn inspect(dir: &Path) -> Result<(), String> {

@@ -32,11 +32,13 @@
 
 mod batch;
 mod error;
+mod follower;
 mod migrate;
 mod units;
 mod writer;
 
 pub use error::Error;
+pub use follower::{Follower, FollowerOptions, FollowerStats};
 pub use migrate::{latest_version, migrate, schema_version, Migration, MIGRATIONS};
 pub use units::{AssetUnits, InstrumentUnits, TickLot, Units, AVG_PRICE_EXTRA_DP};
 pub use writer::{BatchOutcome, Persister};
