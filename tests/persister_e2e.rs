@@ -40,13 +40,34 @@ fn dev_exchange_persists_its_funding_exactly_once() {
 
     let mut db = Client::connect(&url, NoTls).unwrap();
     let run = |db: &mut Client| {
-        let child = Command::new(BIN)
+        let mut child = Command::new(BIN)
             .arg("--config")
             .arg(&cfg)
             .env("TACHYON_DATABASE_URL", &url)
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
+        // Wait for start-up to finish (signal handlers, pipeline, persister), collecting
+        // the log on a thread.
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel::<String>();
+        let reader = std::thread::spawn(move || {
+            use std::io::BufRead;
+            let mut all = String::new();
+            for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = tx.send(line.clone());
+                all.push_str(&line);
+                all.push('\n');
+            }
+            all
+        });
+        let t = Instant::now();
+        while t.elapsed() < Duration::from_secs(30) {
+            match rx.recv_timeout(Duration::from_millis(100)) {
+                Ok(l) if l.contains("without client entry") => break,
+                _ => {}
+            }
+        }
         // Wait until the funding is stored (or give up and let the asserts speak).
         let t = Instant::now();
         while t.elapsed() < Duration::from_secs(30) {
@@ -61,9 +82,9 @@ fn dev_exchange_persists_its_funding_exactly_once() {
         }
         let status = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().unwrap();
         assert!(status.success());
-        let out = child.wait_with_output().unwrap();
-        let log = String::from_utf8_lossy(&out.stderr).to_string();
-        assert!(out.status.success(), "{log}");
+        let status = child.wait().unwrap();
+        let log = reader.join().unwrap();
+        assert!(status.success(), "{log}");
         assert!(log.contains("following the journal into PostgreSQL"), "{log}");
         assert!(!log.contains(&url), "the database URL's options/credentials are not logged raw");
         log
