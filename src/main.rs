@@ -264,6 +264,9 @@ fn start_persister(
             batch_commands: cfg.persister.batch_size.max(1) as u64,
             idle_poll: Duration::from_millis(2),
             max_backoff: Duration::from_secs(2),
+            // Persist in the gaps between bursts; never more than ~1M commands behind.
+            yield_to_traffic: Some(Duration::from_millis(5)),
+            max_lag_commands: 1_000_000,
         },
         durable,
     )

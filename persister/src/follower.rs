@@ -38,6 +38,13 @@ pub struct FollowerOptions {
     pub idle_poll: Duration,
     /// Longest back-off between reconnection attempts.
     pub max_backoff: Duration,
+    /// Yield to the matcher: while the journal grew within this period (traffic is
+    /// flowing) and the lag is below `max_lag_commands`, wait instead of writing. On a
+    /// machine with few cores this keeps bursts at full speed and persists in the gaps.
+    /// `None` = always write as soon as possible.
+    pub yield_to_traffic: Option<Duration>,
+    /// Lag (commands) beyond which the follower writes even while traffic flows.
+    pub max_lag_commands: u64,
 }
 
 /// What the follower reports (for the ops plane and tests).
@@ -198,6 +205,7 @@ fn run(
     stop: Arc<AtomicBool>,
     stats: Arc<FollowerStats>,
 ) {
+    lower_priority();
     let mut backoff = Duration::from_millis(10);
     let mut events: Vec<OutEvent> = Vec::new();
     while !stop.load(Ordering::Acquire) {
@@ -226,12 +234,24 @@ fn run(
         backoff = Duration::from_millis(10);
         let mut next = checkpoint + 1;
         stats.applied.store(checkpoint, Ordering::Release);
+        let (mut seen_durable, mut changed_at) = (0u64, Instant::now());
         loop {
             if stop.load(Ordering::Acquire) {
                 return;
             }
             let durable = durable_seq();
             stats.durable.store(durable, Ordering::Release);
+            if durable != seen_durable {
+                seen_durable = durable;
+                changed_at = Instant::now();
+            }
+            if let Some(quiet) = opts.yield_to_traffic {
+                let lag = durable.saturating_sub(next.saturating_sub(1));
+                if changed_at.elapsed() < quiet && lag < opts.max_lag_commands {
+                    sleep_unless_stopped(&stop, opts.idle_poll);
+                    continue;
+                }
+            }
             if next > durable {
                 stats.caught_up_at_ns.store(now_ns(), Ordering::Release);
                 sleep_unless_stopped(&stop, opts.idle_poll);
@@ -272,6 +292,17 @@ fn run(
                 }
             }
         }
+    }
+}
+
+/// The follower only uses CPU the matcher leaves: nice 10 on this thread (CFS weight 110
+/// against 1,024), so on a machine with few cores a burst of traffic slows the
+/// persister, not the exchange. (Best effort: ignored where not permitted.)
+fn lower_priority() {
+    // SAFETY: plain syscalls on the calling thread with integer arguments.
+    unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        libc::setpriority(libc::PRIO_PROCESS, tid, 10);
     }
 }
 

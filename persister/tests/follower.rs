@@ -61,6 +61,8 @@ fn options(dir: &std::path::Path) -> FollowerOptions {
         batch_commands: 700,
         idle_poll: Duration::from_millis(2),
         max_backoff: Duration::from_millis(100),
+        yield_to_traffic: None,
+        max_lag_commands: u64::MAX,
     }
 }
 
