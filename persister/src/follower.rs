@@ -269,7 +269,7 @@ fn run(
                 Ok(())
             });
             match read {
-                Ok(n) if n == 0 => {
+                Ok(0) => {
                     // Durable but not yet readable (the writer's buffer reached the page
                     // cache after our check): try again shortly.
                     sleep_unless_stopped(&stop, opts.idle_poll);
