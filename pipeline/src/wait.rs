@@ -43,11 +43,12 @@ impl WaitMode {
     /// The "shared cores" default: a short spin, then `sched_yield` for a few milliseconds
     /// of idleness (another runnable thread on the core gets it at once, and this one is
     /// back within one yield when work arrives), then park until the next publish.
-    /// Measured at 100k commands/s on 2 cores (pipeline-bench), against spin 300 / yield 4
-    /// / park: p50 7 µs vs 15–22 µs, p99 69–259 µs vs 1.6–2 ms; parking between commands
-    /// makes every command pay a cross-core wake-up (~10–30 µs on this VM).
+    /// Measured at 100k commands/s on 2 cores (pipeline-bench, p50 / p90): spin 10 /
+    /// yield 20,000: 4.7 / 6.4 µs; spin 100: 7.3 / 9.2 µs; spin 20,000: 0.85–0.9 ms (a
+    /// spinning consumer holds a core the others need); spin 300 / yield 4 / park:
+    /// 15–22 µs at p50 (every command pays a cross-core wake-up, ~10–30 µs on this VM).
     pub const SHARED: WaitMode =
-        WaitMode::Backoff { spins: 100, yields: 20_000, max_park: Duration::from_millis(2) };
+        WaitMode::Backoff { spins: 10, yields: 20_000, max_park: Duration::from_millis(2) };
 }
 
 /// Where a consumer thread announces that it is about to park, so publishers can wake it.
