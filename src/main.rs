@@ -10,11 +10,17 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use tachyon_config::Config;
 use tachyon_engine::{AccountId, Command, CommandKind, Transfer};
-use tachyon_pipeline::{wall_clock_ns, CoreMode, FsyncPolicy, Pipeline, PipelineOptions, PollResult};
+use tachyon_pipeline::{
+    wall_clock_ns, CoreMode, FsyncPolicy, Pipeline, PipelineOptions, PollResult,
+};
 use tracing::{error, info, warn};
 
 #[derive(Parser)]
-#[command(name = "tachyon", version, about = "Tachyon: a low-latency crypto spot exchange core")]
+#[command(
+    name = "tachyon",
+    version,
+    about = "Tachyon: a low-latency crypto spot exchange core"
+)]
 struct Cli {
     /// Configuration file (TOML), e.g. config/dev.toml.
     #[arg(long, short, global = true)]
@@ -68,10 +74,12 @@ fn main() -> ExitCode {
                 c.fix.sessions.len()
             );
         }),
-        Cmd::Journal { command: JournalCmd::Inspect { dir } } => inspect(&dir),
-        Cmd::Journal { command: JournalCmd::Replay { dir, no_snapshot } } => {
-            load(cli.config.as_deref()).and_then(|c| replay(&c, &dir, !no_snapshot))
-        }
+        Cmd::Journal {
+            command: JournalCmd::Inspect { dir },
+        } => inspect(&dir),
+        Cmd::Journal {
+            command: JournalCmd::Replay { dir, no_snapshot },
+        } => load(cli.config.as_deref()).and_then(|c| replay(&c, &dir, !no_snapshot)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -99,7 +107,8 @@ fn init_logging() {
 }
 
 fn load(path: Option<&Path>) -> Result<Config, String> {
-    let path = path.ok_or("no configuration given: pass --config <file> (e.g. --config config/dev.toml)")?;
+    let path =
+        path.ok_or("no configuration given: pass --config <file> (e.g. --config config/dev.toml)")?;
     Config::load(path).map_err(|e| e.to_string())
 }
 
@@ -135,12 +144,25 @@ fn genesis(cfg: &Config) -> Vec<Command> {
         .accounts
         .iter()
         .filter(|a| a.id != fee)
-        .map(|a| Command { ts_ns: ts, kind: CommandKind::CreateAccount { account: AccountId(a.id) } })
+        .map(|a| Command {
+            ts_ns: ts,
+            kind: CommandKind::CreateAccount {
+                account: AccountId(a.id),
+            },
+        })
         .collect();
     for (i, (account, asset, amount)) in cfg.initial_deposits().into_iter().enumerate() {
         if amount > 0 {
-            let t = Transfer { account, asset, amount, reference: i as u64 + 1 };
-            cmds.push(Command { ts_ns: ts, kind: CommandKind::Deposit(t) });
+            let t = Transfer {
+                account,
+                asset,
+                amount,
+                reference: i as u64 + 1,
+            };
+            cmds.push(Command {
+                ts_ns: ts,
+                kind: CommandKind::Deposit(t),
+            });
         }
     }
     cmds
@@ -149,10 +171,12 @@ fn genesis(cfg: &Config) -> Vec<Command> {
 fn run(cfg: Config) -> Result<(), String> {
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
-        signal_hook::flag::register(sig, stop.clone()).map_err(|e| format!("signal handler: {e}"))?;
+        signal_hook::flag::register(sig, stop.clone())
+            .map_err(|e| format!("signal handler: {e}"))?;
     }
     let opts = pipeline_options(&cfg);
-    let mut pipeline = Pipeline::start(cfg.engine_config(), opts.clone()).map_err(|e| e.to_string())?;
+    let mut pipeline =
+        Pipeline::start(cfg.engine_config(), opts.clone()).map_err(|e| e.to_string())?;
     let rec = pipeline.recovery().clone();
     for note in &rec.notes {
         warn!(component = "journal", "{note}");
@@ -178,14 +202,21 @@ fn run(cfg: Config) -> Result<(), String> {
     let mut publisher = pipeline.publisher();
     if rec.last_seq == 0 {
         let cmds = genesis(&cfg);
-        info!(component = "genesis", commands = cmds.len(), "empty journal: opening and funding configured accounts");
+        info!(
+            component = "genesis",
+            commands = cmds.len(),
+            "empty journal: opening and funding configured accounts"
+        );
         for c in cmds {
             publisher.publish(c);
         }
     }
     drop(publisher);
     let follower = start_persister(&cfg, &opts, &pipeline)?;
-    info!(component = "gateway", "FIX gateway not built yet (gateway issue); the pipeline runs without client entry");
+    info!(
+        component = "gateway",
+        "FIX gateway not built yet (gateway issue); the pipeline runs without client entry"
+    );
     let mut released = pipeline.take_pollers().pop().expect("one poller");
     let stats = pipeline.stats();
     let mut events = 0u64;
@@ -196,12 +227,19 @@ fn run(cfg: Config) -> Result<(), String> {
             PollResult::Shutdown => break,
         }
         if stats.journal_failed.load(Ordering::Acquire) {
-            let e = stats.journal_error.lock().map(|e| e.clone()).unwrap_or_default();
+            let e = stats
+                .journal_error
+                .lock()
+                .map(|e| e.clone())
+                .unwrap_or_default();
             error!(component = "journal", "{}; stopping", e.unwrap_or_default());
             return Err("journal failure".into());
         }
     }
-    info!(component = "pipeline", "shutdown requested: draining rings, writing final snapshot");
+    info!(
+        component = "pipeline",
+        "shutdown requested: draining rings, writing final snapshot"
+    );
     // Keep draining the outbound ring on another thread while the pipeline drains.
     let drain = std::thread::spawn(move || loop {
         if let PollResult::Shutdown = released.poll(|_| {}) {
@@ -215,7 +253,11 @@ fn run(cfg: Config) -> Result<(), String> {
         // Let the persister store what the journal holds, within reason.
         let last = stats.durable_seq.load(Ordering::Acquire);
         if !f.wait_for(last, Duration::from_secs(10)) {
-            warn!(component = "persister", lag = f.stats().lag_commands(), "stopping before catching up; it resumes from its checkpoint on the next start");
+            warn!(
+                component = "persister",
+                lag = f.stats().lag_commands(),
+                "stopping before catching up; it resumes from its checkpoint on the next start"
+            );
         }
         f.stop();
     }
@@ -238,20 +280,30 @@ fn start_persister(
 ) -> Result<Option<tachyon_persister::Follower>, String> {
     let env_url = std::env::var("TACHYON_DATABASE_URL").ok();
     if !cfg.persister.enabled && env_url.is_none() {
-        info!(component = "persister", "disabled (persister.enabled = false; TACHYON_DATABASE_URL not set)");
+        info!(
+            component = "persister",
+            "disabled (persister.enabled = false; TACHYON_DATABASE_URL not set)"
+        );
         return Ok(None);
     }
     let url = env_url
         .or_else(|| cfg.persister.database_url.clone())
-        .ok_or("persister.enabled = true but no persister.database_url (or TACHYON_DATABASE_URL)")?;
-    let pg: tachyon_persister::postgres::Config =
-        url.parse().map_err(|e| format!("persister database URL: {e}"))?;
+        .ok_or(
+            "persister.enabled = true but no persister.database_url (or TACHYON_DATABASE_URL)",
+        )?;
+    let pg: tachyon_persister::postgres::Config = url
+        .parse()
+        .map_err(|e| format!("persister database URL: {e}"))?;
     let sizes: Vec<tachyon_persister::TickLot> = cfg
         .instruments
         .iter()
-        .map(|i| tachyon_persister::TickLot { tick_size: i.tick_size, lot_size: i.lot_size })
+        .map(|i| tachyon_persister::TickLot {
+            tick_size: i.tick_size,
+            lot_size: i.lot_size,
+        })
         .collect();
-    let units = tachyon_persister::Units::new(&cfg.engine_config(), &sizes).map_err(|e| e.to_string())?;
+    let units =
+        tachyon_persister::Units::new(&cfg.engine_config(), &sizes).map_err(|e| e.to_string())?;
     let stats = pipeline.stats();
     let durable: std::sync::Arc<dyn Fn() -> u64 + Send + Sync> =
         std::sync::Arc::new(move || stats.durable_seq.load(Ordering::Acquire));
@@ -292,7 +344,8 @@ fn inspect(dir: &Path) -> Result<(), String> {
 
 fn replay(cfg: &Config, dir: &Path, use_snapshot: bool) -> Result<(), String> {
     let t0 = std::time::Instant::now();
-    let (_, r) = tachyon_pipeline::replay(cfg.engine_config(), dir, use_snapshot).map_err(|e| e.to_string())?;
+    let (_, r) = tachyon_pipeline::replay(cfg.engine_config(), dir, use_snapshot)
+        .map_err(|e| e.to_string())?;
     let secs = t0.elapsed().as_secs_f64();
     for n in &r.notes {
         println!("note: {n}");

@@ -7,26 +7,58 @@ use serde_json::Value;
 
 /// Crates that do I/O, networking, async or databases: none may reach the engine.
 const FORBIDDEN_IN_ENGINE: &[&str] = &[
-    "mio", "tokio", "async-std", "smol", "futures", "futures-util", "futures-core",
-    "postgres", "tokio-postgres", "postgres-types", "quickfix", "quickfix-ffi", "hyper",
-    "axum", "reqwest", "disruptor", "crossbeam", "crossbeam-channel", "core_affinity",
-    "libc", "socket2", "tracing", "log",
+    "mio",
+    "tokio",
+    "async-std",
+    "smol",
+    "futures",
+    "futures-util",
+    "futures-core",
+    "postgres",
+    "tokio-postgres",
+    "postgres-types",
+    "quickfix",
+    "quickfix-ffi",
+    "hyper",
+    "axum",
+    "reqwest",
+    "disruptor",
+    "crossbeam",
+    "crossbeam-channel",
+    "core_affinity",
+    "libc",
+    "socket2",
+    "tracing",
+    "log",
 ];
 
 fn metadata() -> Value {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     // Only this host's dependencies (so no other platform's crates need downloading).
-    let rustc = Command::new(std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into())).arg("-vV").output().expect("rustc -vV");
+    let rustc = Command::new(std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into()))
+        .arg("-vV")
+        .output()
+        .expect("rustc -vV");
     let host = String::from_utf8_lossy(&rustc.stdout)
         .lines()
         .find_map(|l| l.strip_prefix("host: ").map(str::to_string))
         .expect("host triple");
     let out = Command::new(cargo)
-        .args(["metadata", "--format-version", "1", "--filter-platform", &host])
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--filter-platform",
+            &host,
+        ])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("run cargo metadata");
-    assert!(out.status.success(), "cargo metadata failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "cargo metadata failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).expect("metadata JSON")
 }
 
@@ -76,9 +108,14 @@ fn runtime_closure(meta: &Value, package: &str) -> BTreeSet<String> {
 fn engine_depends_on_no_io_crate() {
     let meta = metadata();
     let deps = runtime_closure(&meta, "tachyon-engine");
-    let bad: Vec<&String> =
-        deps.iter().filter(|d| FORBIDDEN_IN_ENGINE.contains(&d.as_str())).collect();
-    assert!(bad.is_empty(), "Architecture Invariant broken: engine depends on {bad:?} (all deps: {deps:?})");
+    let bad: Vec<&String> = deps
+        .iter()
+        .filter(|d| FORBIDDEN_IN_ENGINE.contains(&d.as_str()))
+        .collect();
+    assert!(
+        bad.is_empty(),
+        "Architecture Invariant broken: engine depends on {bad:?} (all deps: {deps:?})"
+    );
     // The closure is computed for real: the engine's own hashing crates appear in it.
     assert!(deps.contains("hashbrown"), "closure looks wrong: {deps:?}");
 }
@@ -87,7 +124,12 @@ fn engine_depends_on_no_io_crate() {
 fn engine_does_not_depend_on_other_workspace_crates() {
     let meta = metadata();
     let deps = runtime_closure(&meta, "tachyon-engine");
-    for c in ["tachyon-config", "tachyon-fix-gateway", "tachyon-persister", "tachyon"] {
+    for c in [
+        "tachyon-config",
+        "tachyon-fix-gateway",
+        "tachyon-persister",
+        "tachyon",
+    ] {
         assert!(!deps.contains(c), "engine must not depend on {c}");
     }
 }

@@ -10,7 +10,8 @@ use tachyon_persister::postgres::{Client, NoTls};
 const BIN: &str = env!("CARGO_BIN_EXE_tachyon");
 
 fn database_url() -> String {
-    std::env::var("DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+    std::env::var("DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
 struct Schema(String);
@@ -24,19 +25,44 @@ impl Drop for Schema {
 
 #[test]
 fn dev_exchange_persists_its_funding_exactly_once() {
-    let name = format!("tachyon_e2e_{}_{}", std::process::id(), Instant::now().elapsed().as_nanos());
+    let name = format!(
+        "tachyon_e2e_{}_{}",
+        std::process::id(),
+        Instant::now().elapsed().as_nanos()
+    );
     let mut admin = Client::connect(&database_url(), NoTls).expect("PostgreSQL at DATABASE_URL");
-    admin.batch_execute(&format!("CREATE SCHEMA {name}")).unwrap();
+    admin
+        .batch_execute(&format!("CREATE SCHEMA {name}"))
+        .unwrap();
     let schema = Schema(name);
-    let sep = if database_url().contains('?') { '&' } else { '?' };
-    let url = format!("{}{sep}options=-c%20search_path%3D{}", database_url(), schema.0);
+    let sep = if database_url().contains('?') {
+        '&'
+    } else {
+        '?'
+    };
+    let url = format!(
+        "{}{sep}options=-c%20search_path%3D{}",
+        database_url(),
+        schema.0
+    );
 
     let tmp = tempfile::tempdir().unwrap();
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/dev.toml")).unwrap();
-    let line = text.lines().find(|l| l.trim_start().starts_with("journal_dir")).unwrap();
+    let text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/dev.toml")).unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("journal_dir"))
+        .unwrap();
     let journal = tmp.path().join("journal");
     let cfg = tmp.path().join("dev.toml");
-    std::fs::write(&cfg, text.replace(line, &format!("journal_dir = {:?}", journal.to_str().unwrap()))).unwrap();
+    std::fs::write(
+        &cfg,
+        text.replace(
+            line,
+            &format!("journal_dir = {:?}", journal.to_str().unwrap()),
+        ),
+    )
+    .unwrap();
 
     let mut db = Client::connect(&url, NoTls).unwrap();
     let run = |db: &mut Client| {
@@ -54,7 +80,10 @@ fn dev_exchange_persists_its_funding_exactly_once() {
         let reader = std::thread::spawn(move || {
             use std::io::BufRead;
             let mut all = String::new();
-            for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
                 let _ = tx.send(line.clone());
                 all.push_str(&line);
                 all.push('\n');
@@ -80,13 +109,23 @@ fn dev_exchange_persists_its_funding_exactly_once() {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        let status = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().unwrap();
+        let status = Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status()
+            .unwrap();
         assert!(status.success());
         let status = child.wait().unwrap();
         let log = reader.join().unwrap();
         assert!(status.success(), "{log}");
-        assert!(log.contains("following the journal into PostgreSQL"), "{log}");
-        assert!(!log.contains(&url), "the database URL's options/credentials are not logged raw");
+        assert!(
+            log.contains("following the journal into PostgreSQL"),
+            "{log}"
+        );
+        assert!(
+            !log.contains(&url),
+            "the database URL's options/credentials are not logged raw"
+        );
         log
     };
     run(&mut db);
@@ -99,11 +138,17 @@ fn dev_exchange_persists_its_funding_exactly_once() {
                 &[],
             )
             .unwrap();
-        let got: Vec<(i64, String, String, String)> =
-            rows.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3))).collect();
+        let got: Vec<(i64, String, String, String)> = rows
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+            .collect();
         let mut want = Vec::new();
         for acc in 1..=3i64 {
-            for (code, amount) in [("BTC", "100.0000000000"), ("ETH", "1000.00000000"), ("USDT", "1000000.00000000")] {
+            for (code, amount) in [
+                ("BTC", "100.0000000000"),
+                ("ETH", "1000.00000000"),
+                ("USDT", "1000000.00000000"),
+            ] {
                 want.push((acc, code.to_string(), amount.to_string(), "0".to_string()));
             }
         }
@@ -111,9 +156,15 @@ fn dev_exchange_persists_its_funding_exactly_once() {
             v.iter().map(|(a, c, x, y)| (*a, c.clone(), x.parse().unwrap(), y.parse().unwrap())).collect()
         };
         assert_eq!(norm(&got), norm(&want));
-        let ledger: i64 = db.query_one("SELECT count(*) FROM ledger_entries", &[]).unwrap().get(0);
+        let ledger: i64 = db
+            .query_one("SELECT count(*) FROM ledger_entries", &[])
+            .unwrap()
+            .get(0);
         assert_eq!(ledger, 9, "one deposit entry per account and asset, once");
-        let accounts: i64 = db.query_one("SELECT count(*) FROM accounts", &[]).unwrap().get(0);
+        let accounts: i64 = db
+            .query_one("SELECT count(*) FROM accounts", &[])
+            .unwrap()
+            .get(0);
         assert_eq!(accounts, 4, "three dev accounts and the fee account");
     };
     check(&mut db);

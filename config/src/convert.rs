@@ -276,7 +276,8 @@ pub(crate) fn instrument_spec(c: &Config, i: usize) -> Result<InstrumentSpec, Pr
     let max_notional_units =
         max_price_ticks as i128 * max_qty_lots as i128 * quote_units_per_tick_lot as i128;
     if max_notional_units * ENGINE_NOTIONAL_NUM / ENGINE_NOTIONAL_DEN >= ENGINE_UNITS_LIMIT {
-        let limit_units = ((ENGINE_UNITS_LIMIT - 1) * ENGINE_NOTIONAL_DEN / ENGINE_NOTIONAL_NUM) as i64;
+        let limit_units =
+            ((ENGINE_UNITS_LIMIT - 1) * ENGINE_NOTIONAL_DEN / ENGINE_NOTIONAL_NUM) as i64;
         let limit = quote_asset.units_to_decimal(limit_units).trunc();
         return problem(
             at("max_qty"),

@@ -8,7 +8,9 @@ use crate::command::{
     CancelOrder, Command, CommandKind, MassCancel, MassCancelScope, NewOrder, OrdType, OrderRef,
     ReplaceOrder, StpMode, Tif, Transfer,
 };
-use crate::types::{AccountId, AssetId, ClOrdId, OrderId, Price, Qty, SessionId, Side, SymbolId, CL_ORD_ID_MAX_LEN};
+use crate::types::{
+    AccountId, AssetId, ClOrdId, OrderId, Price, Qty, SessionId, Side, SymbolId, CL_ORD_ID_MAX_LEN,
+};
 
 /// Upper bound of an encoded command's length in bytes.
 pub const MAX_COMMAND_LEN: usize = 128;
@@ -76,7 +78,10 @@ type Res<T> = Result<T, DecodeError>;
 
 impl<'a> R<'a> {
     fn take(&mut self, n: usize) -> Res<&'a [u8]> {
-        let s = self.buf.get(self.at..self.at + n).ok_or(DecodeError("truncated"))?;
+        let s = self
+            .buf
+            .get(self.at..self.at + n)
+            .ok_or(DecodeError("truncated"))?;
         self.at += n;
         Ok(s)
     }
@@ -109,7 +114,9 @@ impl<'a> R<'a> {
         let id = ClOrdId(out);
         // Printable ASCII then zero padding only.
         let len = id.as_bytes().len();
-        if id.0[len..].iter().any(|&x| x != 0) || id.as_bytes().iter().any(|b| !(0x21..=0x7e).contains(b)) {
+        if id.0[len..].iter().any(|&x| x != 0)
+            || id.as_bytes().iter().any(|b| !(0x21..=0x7e).contains(b))
+        {
             return Err(DecodeError("bad client order id"));
         }
         Ok(id)
@@ -286,7 +293,11 @@ pub fn decode_command(buf: &[u8]) -> Result<Command, DecodeError> {
                 2 => MassCancelScope::Session(SessionId(v)),
                 _ => return Err(DecodeError("bad mass cancel scope")),
             };
-            CommandKind::MassCancel(MassCancel { account, scope, cl_ord_id: r.cl()? })
+            CommandKind::MassCancel(MassCancel {
+                account,
+                scope,
+                cl_ord_id: r.cl()?,
+            })
         }
         5 | 6 => {
             let t = Transfer {
@@ -301,7 +312,9 @@ pub fn decode_command(buf: &[u8]) -> Result<Command, DecodeError> {
                 CommandKind::Withdraw(t)
             }
         }
-        7 => CommandKind::CreateAccount { account: AccountId(r.u32()?) },
+        7 => CommandKind::CreateAccount {
+            account: AccountId(r.u32()?),
+        },
         8 => CommandKind::TimeTick,
         _ => return Err(DecodeError("unknown command kind")),
     };

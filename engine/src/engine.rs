@@ -171,7 +171,11 @@ impl SideBook {
         while len > 1 {
             let half = len / 2;
             // base + half - 1 < keys.len(): len shrinks as base grows.
-            base = if keys[base + half - 1] < k { base + half } else { base };
+            base = if keys[base + half - 1] < k {
+                base + half
+            } else {
+                base
+            };
             len -= half;
         }
         if len == 1 && keys[base] < k {
@@ -187,7 +191,10 @@ impl SideBook {
     /// The non-empty level at `price`, if any.
     #[inline]
     fn live_level(&self, price: i64) -> Option<u32> {
-        self.find(price).ok().map(|i| self.slots[i]).filter(|&l| self.levels[l as usize].count > 0)
+        self.find(price)
+            .ok()
+            .map(|i| self.slots[i])
+            .filter(|&l| self.levels[l as usize].count > 0)
     }
 
     /// The best (non-empty) level's slot.
@@ -204,7 +211,9 @@ impl SideBook {
     /// The level to append an order at `price` to, created (empty) if needed.
     fn level_for_insert(&mut self, price: i64) -> u32 {
         let levels = &self.levels;
-        if let Some(&l) = self.by_price.find(hash_id(price as u64), |&l| levels[l as usize].price == price) {
+        if let Some(&l) = self.by_price.find(hash_id(price as u64), |&l| {
+            levels[l as usize].price == price
+        }) {
             return l;
         }
         match self.find(price) {
@@ -214,14 +223,23 @@ impl SideBook {
                     self.compact();
                     i = self.find(price).expect_err("price absent");
                 }
-                let level = Level { price, qty: 0, count: 0, head: NIL, tail: NIL };
+                let level = Level {
+                    price,
+                    qty: 0,
+                    count: 0,
+                    head: NIL,
+                    tail: NIL,
+                };
                 let slot = match self.free.pop() {
                     Some(s) => {
                         self.levels[s as usize] = level;
                         s
                     }
                     None => {
-                        assert!(self.levels.len() < self.levels.capacity(), "level slab overflow");
+                        assert!(
+                            self.levels.len() < self.levels.capacity(),
+                            "level slab overflow"
+                        );
                         self.levels.push(level);
                         (self.levels.len() - 1) as u32
                     }
@@ -229,7 +247,10 @@ impl SideBook {
                 self.keys.insert(i, self.key(price));
                 self.slots.insert(i, slot);
                 let levels = &self.levels;
-                self.by_price.insert_unique(hash_id(price as u64), slot, |&l| hash_id(levels[l as usize].price as u64));
+                self.by_price
+                    .insert_unique(hash_id(price as u64), slot, |&l| {
+                        hash_id(levels[l as usize].price as u64)
+                    });
                 slot
             }
         }
@@ -278,7 +299,11 @@ impl SideBook {
 
     /// Non-empty levels, best first.
     fn iter_best_first(&self) -> impl Iterator<Item = &Level> + '_ {
-        self.slots.iter().rev().map(|&l| &self.levels[l as usize]).filter(|l| l.count > 0)
+        self.slots
+            .iter()
+            .rev()
+            .map(|&l| &self.levels[l as usize])
+            .filter(|l| l.count > 0)
     }
 }
 
@@ -418,7 +443,18 @@ fn hash_id(id: u64) -> u64 {
 #[inline]
 fn hash_cl(account: u32, cl: &ClOrdId) -> u64 {
     let b = &cl.0;
-    let word = |i: usize| u64::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3], b[i + 4], b[i + 5], b[i + 6], b[i + 7]]);
+    let word = |i: usize| {
+        u64::from_le_bytes([
+            b[i],
+            b[i + 1],
+            b[i + 2],
+            b[i + 3],
+            b[i + 4],
+            b[i + 5],
+            b[i + 6],
+            b[i + 7],
+        ])
+    };
     let tail = u32::from_le_bytes([b[32], b[33], b[34], b[35]]) as u64;
     let mut h = (account as u64) ^ 0x9E37_79B9_7F4A_7C15;
     for w in [word(0), word(8), word(16), word(24), tail] {
@@ -589,8 +625,14 @@ impl Engine {
         let index_cap = 2 * max_orders.min(INDEX_PREALLOC_ORDERS);
         let by_id = HashTable::with_capacity(index_cap);
         let by_cl = HashTable::with_capacity(index_cap);
-        let mut accounts =
-            vec![AccountSlot { exists: false, head: NIL, tail: NIL }; cfg.max_accounts as usize];
+        let mut accounts = vec![
+            AccountSlot {
+                exists: false,
+                head: NIL,
+                tail: NIL
+            };
+            cfg.max_accounts as usize
+        ];
         accounts[cfg.fee_account.0 as usize].exists = true;
         let balances = vec![Balance::default(); cfg.max_accounts as usize * n_assets];
         Ok(Engine {
@@ -650,7 +692,9 @@ impl Engine {
 
     /// True if the account exists.
     pub fn account_exists(&self, account: AccountId) -> bool {
-        self.accounts.get(account.0 as usize).is_some_and(|a| a.exists)
+        self.accounts
+            .get(account.0 as usize)
+            .is_some_and(|a| a.exists)
     }
 
     /// A resting order by id.
@@ -662,7 +706,9 @@ impl Engine {
     /// Allocates: for tests, snapshots and status queries, not the hot path.
     pub fn book_orders(&self, symbol: SymbolId, side: Side) -> Vec<OrderView> {
         let mut v = Vec::new();
-        let Some(book) = self.books.get(symbol.0 as usize) else { return v };
+        let Some(book) = self.books.get(symbol.0 as usize) else {
+            return v;
+        };
         for lvl in book.side(side).iter_best_first() {
             let mut cur = lvl.head;
             while cur != NIL {
@@ -677,7 +723,9 @@ impl Engine {
     /// Open orders of one account in the order they first came to rest. Allocates.
     pub fn account_orders(&self, account: AccountId) -> Vec<OrderView> {
         let mut v = Vec::new();
-        let Some(a) = self.accounts.get(account.0 as usize) else { return v };
+        let Some(a) = self.accounts.get(account.0 as usize) else {
+            return v;
+        };
         let mut cur = a.head;
         while cur != NIL {
             let o = &self.orders[cur as usize];
@@ -689,8 +737,13 @@ impl Engine {
 
     /// Aggregated levels `(price, qty, count)` of one side, best first. Allocates.
     pub fn book_levels(&self, symbol: SymbolId, side: Side) -> Vec<(Price, Qty, u32)> {
-        let Some(book) = self.books.get(symbol.0 as usize) else { return Vec::new() };
-        book.side(side).iter_best_first().map(|l| (Price(l.price), Qty(l.qty), l.count)).collect()
+        let Some(book) = self.books.get(symbol.0 as usize) else {
+            return Vec::new();
+        };
+        book.side(side)
+            .iter_best_first()
+            .map(|l| (Price(l.price), Qty(l.qty), l.count))
+            .collect()
     }
 
     /// Number of resting orders across all books.
@@ -749,7 +802,10 @@ impl Engine {
                 let sb = book.side(side);
                 let live = sb.iter_best_first().count();
                 if live != sb.live as usize || live > self.cfg.max_levels_per_side as usize {
-                    return Err(format!("symbol {si} {side:?}: {live} live levels, counted {}", sb.live));
+                    return Err(format!(
+                        "symbol {si} {side:?}: {live} live levels, counted {}",
+                        sb.live
+                    ));
                 }
                 for w in sb.keys.windows(2) {
                     if w[0] >= w[1] {
@@ -769,11 +825,16 @@ impl Engine {
                     let lvl = &sb.levels[slot as usize];
                     let price = lvl.price;
                     if sb.key(price) != key {
-                        return Err(format!("symbol {si} {side:?}: index price {price} points at level {}", lvl.price));
+                        return Err(format!(
+                            "symbol {si} {side:?}: index price {price} points at level {}",
+                            lvl.price
+                        ));
                     }
                     if lvl.count == 0 {
                         if lvl.qty != 0 || lvl.head != NIL || lvl.tail != NIL {
-                            return Err(format!("symbol {si} {side:?}: empty level {price} not reset"));
+                            return Err(format!(
+                                "symbol {si} {side:?}: empty level {price} not reset"
+                            ));
                         }
                         continue;
                     }
@@ -783,7 +844,11 @@ impl Engine {
                         if o.prev != prev {
                             return Err(format!("order {}: broken level links", o.id));
                         }
-                        if o.symbol as usize != si || o.side != side || o.price != lvl.price || o.level != slot {
+                        if o.symbol as usize != si
+                            || o.side != side
+                            || o.price != lvl.price
+                            || o.level != slot
+                        {
                             return Err(format!("order {}: in the wrong level", o.id));
                         }
                         if o.leaves <= 0 || o.qty != o.cum_qty + o.leaves {
@@ -812,14 +877,20 @@ impl Engine {
                         cur = o.next;
                     }
                     if lvl.tail != prev || qty != lvl.qty || count != lvl.count || count == 0 {
-                        return Err(format!("symbol {si} {side:?} level {}: bad totals", lvl.price));
+                        return Err(format!(
+                            "symbol {si} {side:?} level {}: bad totals",
+                            lvl.price
+                        ));
                     }
                     seen += count as usize;
                 }
             }
             if let (Some(b), Some(a)) = (book.bids.best(), book.asks.best()) {
                 if b.price >= a.price {
-                    return Err(format!("symbol {si}: crossed book {} >= {}", b.price, a.price));
+                    return Err(format!(
+                        "symbol {si}: crossed book {} >= {}",
+                        b.price, a.price
+                    ));
                 }
             }
         }
@@ -843,7 +914,9 @@ impl Engine {
             })
             .sum();
         if in_lists != seen {
-            return Err(format!("account lists hold {in_lists} orders, books {seen}"));
+            return Err(format!(
+                "account lists hold {in_lists} orders, books {seen}"
+            ));
         }
         for (i, b) in self.balances.iter().enumerate() {
             if b.available < 0 || b.locked < 0 || b.locked != locked[i] {
@@ -859,7 +932,6 @@ impl Engine {
         Ok(())
     }
 
-
     // ----- snapshots --------------------------------------------------------------------
 
     /// Serialises the whole state (appending to `out`). Allocates; runs off the hot path
@@ -872,7 +944,9 @@ impl Engine {
         w.u64(self.now);
         w.u64(self.next_order_id);
         w.u64(self.next_trade_id);
-        let existing: Vec<usize> = (0..self.accounts.len()).filter(|&a| self.accounts[a].exists).collect();
+        let existing: Vec<usize> = (0..self.accounts.len())
+            .filter(|&a| self.accounts[a].exists)
+            .collect();
         w.u32(existing.len() as u32);
         for &a in &existing {
             w.u32(a as u32);
@@ -953,7 +1027,10 @@ impl Engine {
             e.accounts[a as usize].exists = true;
             for asset in 0..e.n_assets {
                 let i = a as usize * e.n_assets + asset;
-                e.balances[i] = Balance { available: r.i64()?, locked: r.i64()? };
+                e.balances[i] = Balance {
+                    available: r.i64()?,
+                    locked: r.i64()?,
+                };
             }
             let n = r.u32()?;
             let mut ids = Vec::with_capacity(n.min(1 << 20) as usize);
@@ -979,7 +1056,11 @@ impl Engine {
             let tif = match r.u8()? {
                 x if x == Tif::Gtc as u8 => Tif::Gtc,
                 x if x == Tif::Gtd as u8 => Tif::Gtd,
-                _ => return Err(err(format!("order {id}: a resting order must be GTC or GTD"))),
+                _ => {
+                    return Err(err(format!(
+                        "order {id}: a resting order must be GTC or GTD"
+                    )))
+                }
             };
             let stp = match r.u8()? {
                 x if x == StpMode::CancelNewest as u8 => StpMode::CancelNewest,
@@ -1017,16 +1098,20 @@ impl Engine {
                 expire_ns,
                 cl_ord_id,
                 level: NIL,
-            prev: NIL,
+                prev: NIL,
                 next: NIL,
                 acc_prev: NIL,
                 acc_next: NIL,
             });
-            if e.find_id(id).is_some() || (!cl_ord_id.is_empty() && e.find_cl(account, &cl_ord_id).is_some()) {
+            if e.find_id(id).is_some()
+                || (!cl_ord_id.is_empty() && e.find_cl(account, &cl_ord_id).is_some())
+            {
                 return Err(err(format!("order {id}: duplicate id or client id")));
             }
             let sb = e.books[symbol as usize].side(side);
-            if sb.live_level(price).is_none() && sb.live as usize >= e.cfg.max_levels_per_side as usize {
+            if sb.live_level(price).is_none()
+                && sb.live as usize >= e.cfg.max_levels_per_side as usize
+            {
                 return Err(err("more levels than max_levels_per_side".into()));
             }
             e.index_id(slot);
@@ -1040,8 +1125,13 @@ impl Engine {
         for (a, ids) in lists {
             let mut prev = NIL;
             for id in ids {
-                let slot = e.find_id(id).ok_or_else(|| err(format!("account {a} lists unknown order {id}")))?;
-                if e.orders[slot as usize].account != a || e.orders[slot as usize].acc_prev != NIL || e.accounts[a as usize].head == slot {
+                let slot = e
+                    .find_id(id)
+                    .ok_or_else(|| err(format!("account {a} lists unknown order {id}")))?;
+                if e.orders[slot as usize].account != a
+                    || e.orders[slot as usize].acc_prev != NIL
+                    || e.accounts[a as usize].head == slot
+                {
                     return Err(err(format!("order {id}: bad account list")));
                 }
                 e.orders[slot as usize].acc_prev = prev;
@@ -1058,7 +1148,8 @@ impl Engine {
         if !r.done() {
             return Err(err("trailing bytes".into()));
         }
-        e.check_invariants().map_err(|m| err(format!("restored state is inconsistent: {m}")))?;
+        e.check_invariants()
+            .map_err(|m| err(format!("restored state is inconsistent: {m}")))?;
         if e.state_hash() != recorded {
             return Err(err("state hash mismatch after restore".into()));
         }
@@ -1092,7 +1183,10 @@ impl Engine {
         let b = &mut self.balances[i];
         b.available += d_avail;
         b.locked += d_locked;
-        assert!(b.available >= 0 && b.locked >= 0, "negative balance {b:?} of account {account}");
+        assert!(
+            b.available >= 0 && b.locked >= 0,
+            "negative balance {b:?} of account {account}"
+        );
         out.emit(Event::Ledger(LedgerEntry {
             account: AccountId(account),
             asset: AssetId(asset),
@@ -1109,7 +1203,9 @@ impl Engine {
 
     #[inline]
     fn find_id(&self, id: u64) -> Option<u32> {
-        self.by_id.find(hash_id(id), |&s| self.orders[s as usize].id == id).copied()
+        self.by_id
+            .find(hash_id(id), |&s| self.orders[s as usize].id == id)
+            .copied()
     }
 
     #[inline]
@@ -1126,7 +1222,8 @@ impl Engine {
     fn index_id(&mut self, slot: u32) {
         let orders = &self.orders;
         let id = orders[slot as usize].id;
-        self.by_id.insert_unique(hash_id(id), slot, |&s| hash_id(orders[s as usize].id));
+        self.by_id
+            .insert_unique(hash_id(id), slot, |&s| hash_id(orders[s as usize].id));
     }
 
     fn unindex_id(&mut self, slot: u32) {
@@ -1155,7 +1252,10 @@ impl Engine {
         if o.cl_ord_id.is_empty() {
             return;
         }
-        if let Ok(e) = self.by_cl.find_entry(hash_cl(o.account, &o.cl_ord_id), |&s| s == slot) {
+        if let Ok(e) = self
+            .by_cl
+            .find_entry(hash_cl(o.account, &o.cl_ord_id), |&s| s == slot)
+        {
             e.remove();
         }
     }
@@ -1165,7 +1265,10 @@ impl Engine {
             self.orders[s as usize] = o;
             s
         } else {
-            assert!(self.orders.len() < self.cfg.max_orders as usize, "order arena overflow");
+            assert!(
+                self.orders.len() < self.cfg.max_orders as usize,
+                "order arena overflow"
+            );
             self.orders.push(o);
             (self.orders.len() - 1) as u32
         }
@@ -1240,9 +1343,22 @@ impl Engine {
         snapshot
     }
 
-    fn emit_level<S: EventSink>(&self, symbol: u16, side: Side, price: i64, lvl: Option<&Level>, out: &mut S) {
+    fn emit_level<S: EventSink>(
+        &self,
+        symbol: u16,
+        side: Side,
+        price: i64,
+        lvl: Option<&Level>,
+        out: &mut S,
+    ) {
         let (qty, count) = lvl.map_or((0, 0), |l| (l.qty, l.count));
-        out.emit(Event::BookLevel { symbol: SymbolId(symbol), side, price: Price(price), qty: Qty(qty), count });
+        out.emit(Event::BookLevel {
+            symbol: SymbolId(symbol),
+            side,
+            price: Price(price),
+            qty: Qty(qty),
+            count,
+        });
     }
 
     /// Takes an order out of its level (dropping the level if emptied) and emits the
@@ -1276,12 +1392,25 @@ impl Engine {
         }
         let mut state = o.state();
         state.leaves = Qty(0);
-        out.emit(Event::OrderCanceled { state, canceled_qty: Qty(o.leaves), reason, request_cl_ord_id: request });
+        out.emit(Event::OrderCanceled {
+            state,
+            canceled_qty: Qty(o.leaves),
+            reason,
+            request_cl_ord_id: request,
+        });
         if !in_match {
             self.take_out_of_level(slot, out);
         }
         let asset = self.insts[o.symbol as usize].lock_asset(o.side);
-        self.ledger(o.account, asset, o.locked, -o.locked, LedgerReason::OrderUnlock, o.id, out);
+        self.ledger(
+            o.account,
+            asset,
+            o.locked,
+            -o.locked,
+            LedgerReason::OrderUnlock,
+            o.id,
+            out,
+        );
         self.release(slot);
     }
 
@@ -1312,7 +1441,10 @@ impl Engine {
                     .is_some_and(|&s| orders[s as usize].expire_ns == *at)
             });
         }
-        assert!(self.expiries.len() < self.expiries.capacity(), "expiry heap overflow");
+        assert!(
+            self.expiries.len() < self.expiries.capacity(),
+            "expiry heap overflow"
+        );
         self.expiries.push(Reverse((at, id)));
     }
 
@@ -1331,7 +1463,9 @@ impl Engine {
         if !self.account_exists(o.account) {
             return Err(UnknownAccount);
         }
-        let Some(ins) = self.insts.get(o.symbol.0 as usize) else { return Err(UnknownSymbol) };
+        let Some(ins) = self.insts.get(o.symbol.0 as usize) else {
+            return Err(UnknownSymbol);
+        };
         if !o.cl_ord_id.is_empty() && self.find_cl(o.account.0, &o.cl_ord_id).is_some() {
             return Err(DuplicateClOrdId);
         }
@@ -1377,7 +1511,8 @@ impl Engine {
                 return Err(BelowMinQty);
             }
         }
-        if (o.tif == Tif::Gtd && o.expire_ns <= self.now) || (o.tif != Tif::Gtd && o.expire_ns != 0) {
+        if (o.tif == Tif::Gtd && o.expire_ns <= self.now) || (o.tif != Tif::Gtd && o.expire_ns != 0)
+        {
             return Err(InvalidExpireTime);
         }
         if o.post_only && matches!(o.tif, Tif::Ioc | Tif::Fok) {
@@ -1422,9 +1557,20 @@ impl Engine {
         };
         let id = self.next_order_id;
         self.next_order_id += 1;
-        out.emit(Event::OrderAccepted { order_id: OrderId(id), order: *o });
+        out.emit(Event::OrderAccepted {
+            order_id: OrderId(id),
+            order: *o,
+        });
         let ins = self.insts[o.symbol.0 as usize];
-        self.ledger(o.account.0, ins.lock_asset(o.side), -lock, lock, LedgerReason::OrderLock, id, out);
+        self.ledger(
+            o.account.0,
+            ins.lock_asset(o.side),
+            -lock,
+            lock,
+            LedgerReason::OrderLock,
+            id,
+            out,
+        );
         let budget = o.ord_type == OrdType::Market && o.quote_budget > 0;
         let mut t = Taker {
             slot: NIL,
@@ -1456,7 +1602,15 @@ impl Engine {
                 reason: CancelReason::Fok,
                 request_cl_ord_id: ClOrdId::EMPTY,
             });
-            self.ledger(t.account, ins.lock_asset(t.side), t.locked, -t.locked, LedgerReason::OrderUnlock, id, out);
+            self.ledger(
+                t.account,
+                ins.lock_asset(t.side),
+                t.locked,
+                -t.locked,
+                LedgerReason::OrderUnlock,
+                id,
+                out,
+            );
             return;
         }
         self.enter(&mut t, out);
@@ -1506,7 +1660,11 @@ impl Engine {
             && t.ord_type == OrdType::Limit
             && matches!(t.tif, Tif::Gtc | Tif::Gtd);
         if !rests {
-            let reason = if end == MatchEnd::SelfTradeStop { CancelReason::SelfTrade } else { CancelReason::Ioc };
+            let reason = if end == MatchEnd::SelfTradeStop {
+                CancelReason::SelfTrade
+            } else {
+                CancelReason::Ioc
+            };
             let mut state = t.state();
             let canceled = t.leaves;
             state.leaves = Qty(0);
@@ -1516,7 +1674,15 @@ impl Engine {
                 reason,
                 request_cl_ord_id: ClOrdId::EMPTY,
             });
-            self.ledger(t.account, asset, t.locked, -t.locked, LedgerReason::OrderUnlock, t.id, out);
+            self.ledger(
+                t.account,
+                asset,
+                t.locked,
+                -t.locked,
+                LedgerReason::OrderUnlock,
+                t.id,
+                out,
+            );
             if t.slot != NIL {
                 self.release(t.slot);
             }
@@ -1551,7 +1717,11 @@ impl Engine {
             // A replaced order keeps its slot, indexes and place in its account's list.
             let keep = self.orders[t.slot as usize];
             let o = &mut self.orders[t.slot as usize];
-            *o = Order { acc_prev: keep.acc_prev, acc_next: keep.acc_next, ..order };
+            *o = Order {
+                acc_prev: keep.acc_prev,
+                acc_next: keep.acc_next,
+                ..order
+            };
             t.slot
         } else {
             let slot = self.alloc(order);
@@ -1583,12 +1753,17 @@ impl Engine {
             if !t.is_open() {
                 return MatchEnd::Normal;
             }
-            let Some(best) = self.books[sym].side(opp).best() else { return MatchEnd::Normal };
+            let Some(best) = self.books[sym].side(opp).best() else {
+                return MatchEnd::Normal;
+            };
             let price = best.price;
             if !t.accepts(price) {
                 return MatchEnd::Normal;
             }
-            let lvl_slot = self.books[sym].side(opp).best_slot().expect("non-empty side");
+            let lvl_slot = self.books[sym]
+                .side(opp)
+                .best_slot()
+                .expect("non-empty side");
             let mut changed = false;
             let mut end = None;
             let mut cur = self.books[sym].side(opp).levels[lvl_slot as usize].head;
@@ -1601,11 +1776,23 @@ impl Engine {
                             break;
                         }
                         (StpMode::CancelOldest, _) => {
-                            self.remove_resting(cur, CancelReason::SelfTrade, ClOrdId::EMPTY, true, out);
+                            self.remove_resting(
+                                cur,
+                                CancelReason::SelfTrade,
+                                ClOrdId::EMPTY,
+                                true,
+                                out,
+                            );
                             changed = true;
                         }
                         (StpMode::CancelBoth, _) => {
-                            self.remove_resting(cur, CancelReason::SelfTrade, ClOrdId::EMPTY, true, out);
+                            self.remove_resting(
+                                cur,
+                                CancelReason::SelfTrade,
+                                ClOrdId::EMPTY,
+                                true,
+                                out,
+                            );
                             changed = true;
                             end = Some(MatchEnd::SelfTradeStop);
                             break;
@@ -1621,7 +1808,8 @@ impl Engine {
                 } else {
                     let q = if t.budget {
                         let ins = &self.insts[sym];
-                        ins.affordable(price, t.locked).min(self.orders[cur as usize].leaves)
+                        ins.affordable(price, t.locked)
+                            .min(self.orders[cur as usize].leaves)
                     } else {
                         t.leaves.min(self.orders[cur as usize].leaves)
                     };
@@ -1672,8 +1860,19 @@ impl Engine {
             }
             let lvl = &mut self.books[t.symbol as usize].side_mut(m.side).levels[m.level as usize];
             lvl.qty -= d;
-            out.emit(Event::OrderReduced { state: self.orders[slot as usize].state(), reduced_by: Qty(d) });
-            self.ledger(m.account, ins.lock_asset(m.side), diff, -diff, LedgerReason::OrderUnlock, m.id, out);
+            out.emit(Event::OrderReduced {
+                state: self.orders[slot as usize].state(),
+                reduced_by: Qty(d),
+            });
+            self.ledger(
+                m.account,
+                ins.lock_asset(m.side),
+                diff,
+                -diff,
+                LedgerReason::OrderUnlock,
+                m.id,
+                out,
+            );
         }
         let asset = ins.lock_asset(t.side);
         if t.leaves == d {
@@ -1688,7 +1887,15 @@ impl Engine {
             let l = t.locked;
             t.leaves = 0;
             t.locked = 0;
-            self.ledger(t.account, asset, l, -l, LedgerReason::OrderUnlock, t.id, out);
+            self.ledger(
+                t.account,
+                asset,
+                l,
+                -l,
+                LedgerReason::OrderUnlock,
+                t.id,
+                out,
+            );
             true
         } else {
             t.leaves -= d;
@@ -1696,15 +1903,33 @@ impl Engine {
             let new_lock = ins.lock_for(t.side, t.price, t.leaves);
             let diff = t.locked - new_lock;
             t.locked = new_lock;
-            out.emit(Event::OrderReduced { state: t.state(), reduced_by: Qty(d) });
-            self.ledger(t.account, asset, diff, -diff, LedgerReason::OrderUnlock, t.id, out);
+            out.emit(Event::OrderReduced {
+                state: t.state(),
+                reduced_by: Qty(d),
+            });
+            self.ledger(
+                t.account,
+                asset,
+                diff,
+                -diff,
+                LedgerReason::OrderUnlock,
+                t.id,
+                out,
+            );
             false
         }
     }
 
     /// One fill of `q` lots at the maker's `price`, with settlement. Returns true if the
     /// maker is still open.
-    fn fill<S: EventSink>(&mut self, t: &mut Taker, slot: u32, price: i64, q: i64, out: &mut S) -> bool {
+    fn fill<S: EventSink>(
+        &mut self,
+        t: &mut Taker,
+        slot: u32,
+        price: i64,
+        q: i64,
+        out: &mut S,
+    ) -> bool {
         let ins = self.insts[t.symbol as usize];
         let n = ins.notional(price, q);
         let base = q * ins.bu;
@@ -1767,20 +1992,70 @@ impl Engine {
         }));
 
         // Settlement: buyer quote, buyer base, seller base, seller quote, fee account.
-        let (buyer, buyer_fee, buyer_lock_before, buyer_lock_after, seller, seller_fee) = match t.side {
-            Side::Buy => (t.account, taker_fee, t_lock_before, t_new_lock, m.account, maker_fee),
-            Side::Sell => (m.account, maker_fee, m_before.locked, m_lock, t.account, taker_fee),
-        };
+        let (buyer, buyer_fee, buyer_lock_before, buyer_lock_after, seller, seller_fee) =
+            match t.side {
+                Side::Buy => (
+                    t.account,
+                    taker_fee,
+                    t_lock_before,
+                    t_new_lock,
+                    m.account,
+                    maker_fee,
+                ),
+                Side::Sell => (
+                    m.account,
+                    maker_fee,
+                    m_before.locked,
+                    m_lock,
+                    t.account,
+                    taker_fee,
+                ),
+            };
         let cost = n + buyer_fee;
         let excess = buyer_lock_before - cost - buyer_lock_after;
-        assert!(excess >= 0, "buyer lock too small: before {buyer_lock_before} cost {cost} after {buyer_lock_after}");
-        self.ledger(buyer, ins.quote, excess, -(cost + excess), LedgerReason::Trade, trade_id, out);
+        assert!(
+            excess >= 0,
+            "buyer lock too small: before {buyer_lock_before} cost {cost} after {buyer_lock_after}"
+        );
+        self.ledger(
+            buyer,
+            ins.quote,
+            excess,
+            -(cost + excess),
+            LedgerReason::Trade,
+            trade_id,
+            out,
+        );
         self.ledger(buyer, ins.base, base, 0, LedgerReason::Trade, trade_id, out);
-        self.ledger(seller, ins.base, 0, -base, LedgerReason::Trade, trade_id, out);
-        self.ledger(seller, ins.quote, n - seller_fee, 0, LedgerReason::Trade, trade_id, out);
+        self.ledger(
+            seller,
+            ins.base,
+            0,
+            -base,
+            LedgerReason::Trade,
+            trade_id,
+            out,
+        );
+        self.ledger(
+            seller,
+            ins.quote,
+            n - seller_fee,
+            0,
+            LedgerReason::Trade,
+            trade_id,
+            out,
+        );
         let fees = buyer_fee + seller_fee;
         assert!(fees >= 0, "fee account would pay out");
-        self.ledger(self.cfg.fee_account.0, ins.quote, fees, 0, LedgerReason::Fee, trade_id, out);
+        self.ledger(
+            self.cfg.fee_account.0,
+            ins.quote,
+            fees,
+            0,
+            LedgerReason::Fee,
+            trade_id,
+            out,
+        );
 
         // Level and maker bookkeeping.
         self.books[t.symbol as usize].side_mut(m.side).levels[m.level as usize].qty -= q;
@@ -1796,7 +2071,12 @@ impl Engine {
     // ----- cancel, replace, mass cancel -------------------------------------------------
 
     /// Resolves a cancel/replace target: (slot) or the reason and what was found.
-    fn resolve(&self, account: AccountId, symbol: SymbolId, target: OrderRef) -> Result<u32, (RejectReason, u32)> {
+    fn resolve(
+        &self,
+        account: AccountId,
+        symbol: SymbolId,
+        target: OrderRef,
+    ) -> Result<u32, (RejectReason, u32)> {
         if !self.account_exists(account) {
             return Err((RejectReason::UnknownAccount, NIL));
         }
@@ -1810,7 +2090,9 @@ impl Engine {
                 }
             }
         };
-        let Some(slot) = slot else { return Err((RejectReason::UnknownOrder, NIL)) };
+        let Some(slot) = slot else {
+            return Err((RejectReason::UnknownOrder, NIL));
+        };
         let o = &self.orders[slot as usize];
         if o.account != account.0 {
             return Err((RejectReason::NotOwner, slot));
@@ -1834,7 +2116,8 @@ impl Engine {
         out: &mut S,
     ) {
         // Never leak another account's order details.
-        let o = (found != NIL && reason != RejectReason::NotOwner).then(|| self.orders[found as usize]);
+        let o =
+            (found != NIL && reason != RejectReason::NotOwner).then(|| self.orders[found as usize]);
         out.emit(Event::CancelRejected {
             account,
             symbol,
@@ -1851,10 +2134,19 @@ impl Engine {
 
     fn cancel<S: EventSink>(&mut self, c: &CancelOrder, out: &mut S) {
         match self.resolve(c.account, c.symbol, c.target) {
-            Ok(slot) => self.remove_resting(slot, CancelReason::UserRequest, c.cl_ord_id, false, out),
-            Err((reason, found)) => {
-                self.cancel_reject(c.account, c.symbol, c.target, c.cl_ord_id, found, false, reason, out)
+            Ok(slot) => {
+                self.remove_resting(slot, CancelReason::UserRequest, c.cl_ord_id, false, out)
             }
+            Err((reason, found)) => self.cancel_reject(
+                c.account,
+                c.symbol,
+                c.target,
+                c.cl_ord_id,
+                found,
+                false,
+                reason,
+                out,
+            ),
         }
     }
 
@@ -1887,7 +2179,8 @@ impl Engine {
         if price != o.price {
             let sb = self.books[o.symbol as usize].side(o.side);
             let alone = sb.levels[o.level as usize].count == 1;
-            if sb.live - alone as u32 >= self.cfg.max_levels_per_side && sb.live_level(price).is_none()
+            if sb.live - alone as u32 >= self.cfg.max_levels_per_side
+                && sb.live_level(price).is_none()
             {
                 return Err(CapacityExceeded);
             }
@@ -1904,19 +2197,41 @@ impl Engine {
         let slot = match self.resolve(r.account, r.symbol, r.target) {
             Ok(s) => s,
             Err((reason, found)) => {
-                return self.cancel_reject(r.account, r.symbol, r.target, r.cl_ord_id, found, true, reason, out);
+                return self.cancel_reject(
+                    r.account,
+                    r.symbol,
+                    r.target,
+                    r.cl_ord_id,
+                    found,
+                    true,
+                    reason,
+                    out,
+                );
             }
         };
         let new_lock = match self.check_replace(r, slot) {
             Ok(l) => l,
             Err(reason) => {
-                return self.cancel_reject(r.account, r.symbol, r.target, r.cl_ord_id, slot, true, reason, out);
+                return self.cancel_reject(
+                    r.account,
+                    r.symbol,
+                    r.target,
+                    r.cl_ord_id,
+                    slot,
+                    true,
+                    reason,
+                    out,
+                );
             }
         };
         let old = self.orders[slot as usize];
         let ins = self.insts[old.symbol as usize];
         let asset = ins.lock_asset(old.side);
-        let new_cl = if r.cl_ord_id.is_empty() { old.cl_ord_id } else { r.cl_ord_id };
+        let new_cl = if r.cl_ord_id.is_empty() {
+            old.cl_ord_id
+        } else {
+            r.cl_ord_id
+        };
         if new_cl != old.cl_ord_id {
             self.unindex_cl(slot);
             self.orders[slot as usize].cl_ord_id = new_cl;
@@ -1927,7 +2242,8 @@ impl Engine {
         let diff = new_lock - old.locked;
         if keep {
             let lvl = {
-                let l = &mut self.books[old.symbol as usize].side_mut(old.side).levels[old.level as usize];
+                let l = &mut self.books[old.symbol as usize].side_mut(old.side).levels
+                    [old.level as usize];
                 l.qty += new_leaves - old.leaves;
                 *l
             };
@@ -1937,9 +2253,21 @@ impl Engine {
             o.locked = new_lock;
             o.cl_ord_id = new_cl;
             let state = o.state();
-            out.emit(Event::OrderReplaced { state, orig_cl_ord_id: old.cl_ord_id, kept_priority: true });
+            out.emit(Event::OrderReplaced {
+                state,
+                orig_cl_ord_id: old.cl_ord_id,
+                kept_priority: true,
+            });
             self.emit_level(old.symbol, old.side, old.price, Some(&lvl), out);
-            self.ledger(old.account, asset, -diff, diff, LedgerReason::OrderUnlock, old.id, out);
+            self.ledger(
+                old.account,
+                asset,
+                -diff,
+                diff,
+                LedgerReason::OrderUnlock,
+                old.id,
+                out,
+            );
             return;
         }
         // Loses priority: out of the level, updated, re-entered as a taker.
@@ -1963,9 +2291,17 @@ impl Engine {
             o.cl_ord_id = new_cl;
             o.state()
         };
-        out.emit(Event::OrderReplaced { state, orig_cl_ord_id: old.cl_ord_id, kept_priority: false });
+        out.emit(Event::OrderReplaced {
+            state,
+            orig_cl_ord_id: old.cl_ord_id,
+            kept_priority: false,
+        });
         self.emit_level(old.symbol, old.side, old.price, old_level.as_ref(), out);
-        let reason = if diff > 0 { LedgerReason::OrderLock } else { LedgerReason::OrderUnlock };
+        let reason = if diff > 0 {
+            LedgerReason::OrderLock
+        } else {
+            LedgerReason::OrderUnlock
+        };
         self.ledger(old.account, asset, -diff, diff, reason, old.id, out);
         let o = self.orders[slot as usize];
         let mut t = Taker {
@@ -2030,7 +2366,10 @@ impl Engine {
     // ----- transfers and accounts -------------------------------------------------------
 
     fn transfer<S: EventSink>(&mut self, t: &Transfer, deposit: bool, out: &mut S) {
-        let reject = |reason| Event::AdminRejected { account: t.account, reason };
+        let reject = |reason| Event::AdminRejected {
+            account: t.account,
+            reason,
+        };
         if !self.account_exists(t.account) {
             return out.emit(reject(RejectReason::UnknownAccount));
         }
@@ -2043,18 +2382,40 @@ impl Engine {
             return out.emit(reject(RejectReason::InvalidAmount));
         }
         if deposit {
-            self.ledger(t.account.0, t.asset.0, t.amount, 0, LedgerReason::Deposit, t.reference, out);
+            self.ledger(
+                t.account.0,
+                t.asset.0,
+                t.amount,
+                0,
+                LedgerReason::Deposit,
+                t.reference,
+                out,
+            );
         } else if t.amount > b.available {
             out.emit(reject(RejectReason::InsufficientBalance));
         } else {
-            self.ledger(t.account.0, t.asset.0, -t.amount, 0, LedgerReason::Withdrawal, t.reference, out);
+            self.ledger(
+                t.account.0,
+                t.asset.0,
+                -t.amount,
+                0,
+                LedgerReason::Withdrawal,
+                t.reference,
+                out,
+            );
         }
     }
 
     fn create_account<S: EventSink>(&mut self, account: AccountId, out: &mut S) {
         match self.accounts.get_mut(account.0 as usize) {
-            None => out.emit(Event::AdminRejected { account, reason: RejectReason::InvalidAccount }),
-            Some(a) if a.exists => out.emit(Event::AdminRejected { account, reason: RejectReason::AccountExists }),
+            None => out.emit(Event::AdminRejected {
+                account,
+                reason: RejectReason::InvalidAccount,
+            }),
+            Some(a) if a.exists => out.emit(Event::AdminRejected {
+                account,
+                reason: RejectReason::AccountExists,
+            }),
             Some(a) => {
                 a.exists = true;
                 out.emit(Event::AccountCreated { account });

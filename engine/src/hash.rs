@@ -14,7 +14,9 @@ const K: u64 = 0x9E37_79B9_7F4A_7C15;
 
 impl Default for StableHasher {
     fn default() -> Self {
-        StableHasher { state: 0x243F_6A88_85A3_08D3 }
+        StableHasher {
+            state: 0x243F_6A88_85A3_08D3,
+        }
     }
 }
 
@@ -40,7 +42,9 @@ impl Hasher for StableHasher {
     fn write(&mut self, bytes: &[u8]) {
         let mut chunks = bytes.chunks_exact(8);
         for c in &mut chunks {
-            self.mix(u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]));
+            self.mix(u64::from_le_bytes([
+                c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7],
+            ]));
         }
         let rest = chunks.remainder();
         if !rest.is_empty() {

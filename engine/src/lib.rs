@@ -18,20 +18,19 @@ mod snapshot;
 mod spec;
 mod types;
 
-pub use command::{
-    CancelOrder, Command, CommandKind, MassCancel, MassCancelScope, NewOrder, OrdType,
-    OrderRef, ReplaceOrder, StpMode, Tif, Transfer,
-};
 pub use codec::{decode_command, encode_command, DecodeError, MAX_COMMAND_LEN};
+pub use command::{
+    CancelOrder, Command, CommandKind, MassCancel, MassCancelScope, NewOrder, OrdType, OrderRef,
+    ReplaceOrder, StpMode, Tif, Transfer,
+};
 pub use engine::{Balance, Engine, OrderView};
-pub use snapshot::SnapshotError;
 pub use event::{
     CancelReason, Event, EventSink, Fill, LedgerEntry, LedgerReason, OrderState, RejectReason,
     Trade,
 };
 pub use hash::{EventCounter, EventHasher, StableHasher};
+pub use snapshot::SnapshotError;
 pub use spec::{AssetSpec, EngineConfig, InstrumentSpec, SpecError, MAX_FEE_BPS};
 pub use types::{
-    AccountId, AssetId, ClOrdId, OrderId, Price, Qty, SessionId, Side, SymbolId,
-    CL_ORD_ID_MAX_LEN,
+    AccountId, AssetId, ClOrdId, OrderId, Price, Qty, SessionId, Side, SymbolId, CL_ORD_ID_MAX_LEN,
 };

@@ -102,7 +102,9 @@ impl EngineConfig {
                 return err(format!("instrument {name}: unknown asset id"));
             }
             if ins.base == ins.quote {
-                return err(format!("instrument {name}: base and quote are the same asset"));
+                return err(format!(
+                    "instrument {name}: base and quote are the same asset"
+                ));
             }
             if ins.quote_units_per_tick_lot <= 0 || ins.base_units_per_lot <= 0 {
                 return err(format!("instrument {name}: unit sizes must be positive"));
@@ -111,7 +113,9 @@ impl EngineConfig {
                 return err(format!("instrument {name}: need 1 <= min_qty <= max_qty"));
             }
             if ins.min_price_ticks < 1 || ins.max_price_ticks < ins.min_price_ticks {
-                return err(format!("instrument {name}: need 1 <= min_price <= max_price"));
+                return err(format!(
+                    "instrument {name}: need 1 <= min_price <= max_price"
+                ));
             }
             if ins.min_notional_quote_units < 0 {
                 return err(format!("instrument {name}: min notional is negative"));
@@ -119,7 +123,9 @@ impl EngineConfig {
             if !(0..=MAX_FEE_BPS).contains(&ins.taker_fee_bps)
                 || !(-MAX_FEE_BPS..=MAX_FEE_BPS).contains(&ins.maker_fee_bps)
             {
-                return err(format!("instrument {name}: fees out of range ±{MAX_FEE_BPS} bps"));
+                return err(format!(
+                    "instrument {name}: fees out of range ±{MAX_FEE_BPS} bps"
+                ));
             }
             if ins.maker_fee_bps < 0 && -ins.maker_fee_bps > ins.taker_fee_bps {
                 return err(format!(
@@ -159,11 +165,23 @@ impl EngineConfig {
         for i in &self.instruments {
             i.symbol.as_bytes().hash(&mut h);
             (i.base.0, i.quote.0).hash(&mut h);
-            (i.quote_units_per_tick_lot, i.base_units_per_lot, i.min_qty_lots, i.max_qty_lots).hash(&mut h);
+            (
+                i.quote_units_per_tick_lot,
+                i.base_units_per_lot,
+                i.min_qty_lots,
+                i.max_qty_lots,
+            )
+                .hash(&mut h);
             (i.min_notional_quote_units, i.maker_fee_bps, i.taker_fee_bps).hash(&mut h);
             (i.min_price_ticks, i.max_price_ticks).hash(&mut h);
         }
-        (self.max_accounts, self.max_orders, self.max_levels_per_side, self.fee_account.0).hash(&mut h);
+        (
+            self.max_accounts,
+            self.max_orders,
+            self.max_levels_per_side,
+            self.fee_account.0,
+        )
+            .hash(&mut h);
         h.finish()
     }
 }

@@ -62,9 +62,15 @@ impl PartialEq for ClOrdId {
     #[inline]
     fn eq(&self, other: &ClOrdId) -> bool {
         let (a, b) = (&self.0, &other.0);
-        let w = |x: &[u8; CL_ORD_ID_MAX_LEN], i: usize| u64::from_le_bytes(x[i..i + 8].try_into().unwrap());
+        let w = |x: &[u8; CL_ORD_ID_MAX_LEN], i: usize| {
+            u64::from_le_bytes(x[i..i + 8].try_into().unwrap())
+        };
         let t = |x: &[u8; CL_ORD_ID_MAX_LEN]| u32::from_le_bytes(x[32..36].try_into().unwrap());
-        (w(a, 0) ^ w(b, 0)) | (w(a, 8) ^ w(b, 8)) | (w(a, 16) ^ w(b, 16)) | (w(a, 24) ^ w(b, 24)) | ((t(a) ^ t(b)) as u64)
+        (w(a, 0) ^ w(b, 0))
+            | (w(a, 8) ^ w(b, 8))
+            | (w(a, 16) ^ w(b, 16))
+            | (w(a, 24) ^ w(b, 24))
+            | ((t(a) ^ t(b)) as u64)
             == 0
     }
 }
@@ -118,7 +124,11 @@ impl ClOrdId {
 
     /// The id's bytes without padding.
     pub fn as_bytes(&self) -> &[u8] {
-        let len = self.0.iter().position(|&b| b == 0).unwrap_or(CL_ORD_ID_MAX_LEN);
+        let len = self
+            .0
+            .iter()
+            .position(|&b| b == 0)
+            .unwrap_or(CL_ORD_ID_MAX_LEN);
         &self.0[..len]
     }
 
@@ -131,6 +141,10 @@ impl ClOrdId {
 impl core::fmt::Debug for ClOrdId {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         // Printable ASCII by construction.
-        write!(f, "ClOrdId({:?})", core::str::from_utf8(self.as_bytes()).unwrap_or("<invalid>"))
+        write!(
+            f,
+            "ClOrdId({:?})",
+            core::str::from_utf8(self.as_bytes()).unwrap_or("<invalid>")
+        )
     }
 }

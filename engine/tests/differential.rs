@@ -58,7 +58,16 @@ impl Harness {
         let engine = Engine::new(cfg.clone()).expect("valid config");
         let model = Model::new(&cfg);
         let net = vec![0; cfg.assets.len()];
-        Harness { engine, model, cfg, net, history: VecDeque::new(), history_cap, applied: 0, counts: Counts::default() }
+        Harness {
+            engine,
+            model,
+            cfg,
+            net,
+            history: VecDeque::new(),
+            history_cap,
+            applied: 0,
+            counts: Counts::default(),
+        }
     }
 
     /// Applies one command to both; compares events and checks conservation. `deep` also
@@ -95,7 +104,8 @@ impl Harness {
                 }
             }
         }
-        self.check_conservation().map_err(|e| self.context(index, cmd, &e))?;
+        self.check_conservation()
+            .map_err(|e| self.context(index, cmd, &e))?;
         if deep {
             self.engine
                 .check_invariants()
@@ -103,7 +113,8 @@ impl Harness {
             self.model
                 .check_invariants()
                 .map_err(|e| self.context(index, cmd, &format!("model self-check: {e}")))?;
-            self.compare_state().map_err(|e| self.context(index, cmd, &e))?;
+            self.compare_state()
+                .map_err(|e| self.context(index, cmd, &e))?;
         }
         Ok(())
     }
@@ -116,7 +127,9 @@ impl Harness {
             for a in 0..self.cfg.max_accounts {
                 if let Some(b) = self.engine.balance(AccountId(a), AssetId(asset as u16)) {
                     if b.available < 0 || b.locked < 0 {
-                        return Err(format!("negative balance: account {a} asset {asset}: {b:?}"));
+                        return Err(format!(
+                            "negative balance: account {a} asset {asset}: {b:?}"
+                        ));
                     }
                     total += b.available as i128 + b.locked as i128;
                 }
@@ -138,15 +151,23 @@ impl Harness {
                 return Err(format!("account_exists({a:?}) differs"));
             }
             for asset in 0..self.cfg.assets.len() as u16 + 1 {
-                let (e, m) = (self.engine.balance(a, AssetId(asset)), self.model.balance(a, AssetId(asset)));
+                let (e, m) = (
+                    self.engine.balance(a, AssetId(asset)),
+                    self.model.balance(a, AssetId(asset)),
+                );
                 if e != m {
-                    return Err(format!("balance {a:?} asset {asset}: engine {e:?}, model {m:?}"));
+                    return Err(format!(
+                        "balance {a:?} asset {asset}: engine {e:?}, model {m:?}"
+                    ));
                 }
             }
         }
         for s in 0..self.cfg.instruments.len() as u16 {
             for side in [Side::Buy, Side::Sell] {
-                let (e, m) = (self.engine.book_orders(SymbolId(s), side), self.model.book_orders(SymbolId(s), side));
+                let (e, m) = (
+                    self.engine.book_orders(SymbolId(s), side),
+                    self.model.book_orders(SymbolId(s), side),
+                );
                 if e != m {
                     return Err(format!(
                         "book {s} {side:?} differs\n  engine: {}\n  model:  {}",
@@ -154,7 +175,10 @@ impl Harness {
                         lines(&m)
                     ));
                 }
-                let (e, m) = (self.engine.book_levels(SymbolId(s), side), self.model.book_levels(SymbolId(s), side));
+                let (e, m) = (
+                    self.engine.book_levels(SymbolId(s), side),
+                    self.model.book_levels(SymbolId(s), side),
+                );
                 if e != m {
                     return Err(format!("levels {s} {side:?}: engine {e:?}, model {m:?}"));
                 }
@@ -177,7 +201,11 @@ impl Harness {
     }
 
     fn mismatch(&self, index: usize, cmd: &Command, want: &[Event], got: &[Event]) -> String {
-        let first = want.iter().zip(got).position(|(a, b)| a != b).unwrap_or(want.len().min(got.len()));
+        let first = want
+            .iter()
+            .zip(got)
+            .position(|(a, b)| a != b)
+            .unwrap_or(want.len().min(got.len()));
         let mut s = format!(
             "ENGINE ≠ MODEL at command #{index} (first difference at event {first})\n  command: {cmd:?}\n  model (expected per SEMANTICS.md), {} events:\n",
             want.len()
@@ -197,7 +225,11 @@ impl Harness {
 
     fn write_history(&self, s: &mut String) {
         let first = self.applied - self.history.len();
-        let _ = writeln!(s, "  command history (#{first}..#{}; #0.. is the prelude):", self.applied - 1);
+        let _ = writeln!(
+            s,
+            "  command history (#{first}..#{}; #0.. is the prelude):",
+            self.applied - 1
+        );
         for (i, c) in self.history.iter().enumerate() {
             let _ = writeln!(s, "    #{} {c:?}", first + i);
         }
@@ -229,7 +261,10 @@ fn run_seeds(cfg: &EngineConfig, profile: Profile, seeds: &[u64]) -> Result<(), 
 
 /// Case count: `default`, or `DIFF_CASES` for a longer hunt.
 fn cases(default: u32) -> u32 {
-    std::env::var("DIFF_CASES").ok().and_then(|s| s.parse().ok()).unwrap_or(default)
+    std::env::var("DIFF_CASES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
 }
 
 proptest! {
@@ -264,10 +299,18 @@ fn model_random_streams_keep_invariants() {
     for case in 0..200 {
         let mut m = Model::new(&cfg);
         let mut net = vec![0i128; cfg.assets.len()];
-        let mut gen = Gen::new(if case % 2 == 0 { DEFAULT_PROFILE } else { TIGHT_PROFILE });
+        let mut gen = Gen::new(if case % 2 == 0 {
+            DEFAULT_PROFILE
+        } else {
+            TIGHT_PROFILE
+        });
         let cmds: Vec<Command> = prelude();
         for i in 0..cmds.len() + 300 {
-            let c = if i < cmds.len() { cmds[i] } else { gen.command(master.next_u64(), &m) };
+            let c = if i < cmds.len() {
+                cmds[i]
+            } else {
+                gen.command(master.next_u64(), &m)
+            };
             for ev in m.apply(&c) {
                 if let Event::Ledger(l) = ev {
                     if matches!(l.reason, LedgerReason::Deposit | LedgerReason::Withdrawal) {
@@ -275,7 +318,8 @@ fn model_random_streams_keep_invariants() {
                     }
                 }
             }
-            m.check_invariants().unwrap_or_else(|e| panic!("case {case} cmd {i} {c:?}: {e}"));
+            m.check_invariants()
+                .unwrap_or_else(|e| panic!("case {case} cmd {i} {c:?}: {e}"));
             for (asset, &n) in net.iter().enumerate() {
                 let total: i128 = (0..cfg.max_accounts)
                     .filter_map(|a| m.balance(AccountId(a), AssetId(asset as u16)))
@@ -291,7 +335,10 @@ fn model_random_streams_keep_invariants() {
 /// command and deep checks every 10,000.
 #[test]
 fn differential_fixed_seed_1m() {
-    let n: usize = std::env::var("DIFF_COMMANDS").ok().and_then(|s| s.parse().ok()).unwrap_or(1_000_000);
+    let n: usize = std::env::var("DIFF_COMMANDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1_000_000);
     let start = Instant::now();
     let mut h = Harness::new(large_config(), 64);
     for c in prelude() {
@@ -299,16 +346,23 @@ fn differential_fixed_seed_1m() {
     }
     let profiles = [DEFAULT_PROFILE, TIGHT_PROFILE, DEEP_PROFILE];
     let mut gen = Gen::new(profiles[0]);
-    let seed = std::env::var("DIFF_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0x7AC4_1011_5EED);
+    let seed = std::env::var("DIFF_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x7AC4_1011_5EED);
     let mut master = SplitMix(seed);
     for i in 0..n {
         // Change the stream's shape every 50,000 commands.
         gen.profile = profiles[(i / 50_000) % profiles.len()];
         let c = gen.command(master.next_u64(), &h.model);
-        h.step(&c, i % 10_000 == 9_999).unwrap_or_else(|e| panic!("{e}"));
+        h.step(&c, i % 10_000 == 9_999)
+            .unwrap_or_else(|e| panic!("{e}"));
     }
-    h.compare_state().unwrap_or_else(|e| panic!("final state: {e}"));
-    h.engine.check_invariants().unwrap_or_else(|e| panic!("final invariants: {e}"));
+    h.compare_state()
+        .unwrap_or_else(|e| panic!("final state: {e}"));
+    h.engine
+        .check_invariants()
+        .unwrap_or_else(|e| panic!("final invariants: {e}"));
     let c = &h.counts;
     eprintln!(
         "differential_fixed_seed_1m: {n} commands, {} events ({} accepted, {} rejected, {} trades, \
@@ -316,7 +370,10 @@ fn differential_fixed_seed_1m() {
         c.events, c.accepted, c.rejected, c.trades, c.canceled, c.reduced, c.replaced, c.cancel_rejects,
         start.elapsed()
     );
-    assert!(c.trades > n / 20 && c.accepted > n / 5, "the stream stopped exercising the engine");
+    assert!(
+        c.trades > n / 20 && c.accepted > n / 5,
+        "the stream stopped exercising the engine"
+    );
 }
 
 /// Generates a stream with the model following along (the generator aims at live orders).
@@ -353,7 +410,10 @@ fn determinism_same_stream_same_hashes() {
     let a = stream(1, 20_000);
     let b = stream(2, 20_000);
     let (fa1, fa2) = (fingerprint(&a), fingerprint(&a));
-    assert_eq!(fa1, fa2, "same stream, different (events hash, count, state hash)");
+    assert_eq!(
+        fa1, fa2,
+        "same stream, different (events hash, count, state hash)"
+    );
     let fb = fingerprint(&b);
     assert_ne!(fa1.2, fb.2, "different streams, same state hash");
     assert_ne!(fa1.0, fb.0, "different streams, same event fingerprint");
@@ -382,12 +442,20 @@ fn engine_matches_hand_derived_scenarios() {
                 break;
             }
             if let Err(err) = e.check_invariants() {
-                failures.push(format!("scenario {:?} step {i}: check_invariants: {err}", sc.name));
+                failures.push(format!(
+                    "scenario {:?} step {i}: check_invariants: {err}",
+                    sc.name
+                ));
                 break;
             }
         }
     }
-    assert!(failures.is_empty(), "{} scenario(s) failed:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} scenario(s) failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 /// Coverage of the generator, measured on the model: how often each event, reject reason,
@@ -417,27 +485,42 @@ fn stream_statistics() {
             for ev in m.apply(&c) {
                 let key = match ev {
                     Event::OrderRejected { reason, .. } => format!("OrderRejected/{reason:?}"),
-                    Event::CancelRejected { reason, is_replace, .. } => {
-                        format!("CancelRejected/{}/{reason:?}", if is_replace { "replace" } else { "cancel" })
+                    Event::CancelRejected {
+                        reason, is_replace, ..
+                    } => {
+                        format!(
+                            "CancelRejected/{}/{reason:?}",
+                            if is_replace { "replace" } else { "cancel" }
+                        )
                     }
                     Event::OrderCanceled { reason, .. } => format!("OrderCanceled/{reason:?}"),
-                    Event::OrderReplaced { kept_priority, .. } => format!("OrderReplaced/kept={kept_priority}"),
+                    Event::OrderReplaced { kept_priority, .. } => {
+                        format!("OrderReplaced/kept={kept_priority}")
+                    }
                     Event::AdminRejected { reason, .. } => format!("AdminRejected/{reason:?}"),
                     Event::Ledger(l) => format!("Ledger/{:?}", l.reason),
-                    Event::MassCancelReport { reject, canceled, .. } => {
+                    Event::MassCancelReport {
+                        reject, canceled, ..
+                    } => {
                         format!("MassCancelReport/{reject:?}/{}", canceled.min(3))
                     }
-                    other => format!("{other:?}").split([' ', '(', '{']).next().unwrap().to_string(),
+                    other => format!("{other:?}")
+                        .split([' ', '(', '{'])
+                        .next()
+                        .unwrap()
+                        .to_string(),
                 };
                 *hist.entry(key).or_default() += 1;
             }
             max_open = max_open.max(m.open_orders());
             sum_open += m.open_orders();
         }
-        eprintln!("== {name}: {n} commands, open orders max {max_open} avg {}", sum_open / n);
+        eprintln!(
+            "== {name}: {n} commands, open orders max {max_open} avg {}",
+            sum_open / n
+        );
         for (k, v) in hist {
             eprintln!("  {v:8}  {k}");
         }
     }
 }
-

@@ -35,9 +35,22 @@ fn one_million_mixed_commands_allocate_nothing() {
     COUNTING.store(false, Ordering::SeqCst);
     let allocs = ALLOCS.load(Ordering::SeqCst);
     let events = sink.count - before;
-    eprintln!("{events} events, {} resting orders, {allocs} allocations", engine.open_orders());
+    eprintln!(
+        "{events} events, {} resting orders, {allocs} allocations",
+        engine.open_orders()
+    );
     engine.check_invariants().unwrap();
-    assert!(events > 3_000_000, "the flow must exercise the engine, saw {events} events");
-    assert!(engine.open_orders() > 100, "books must hold orders, have {}", engine.open_orders());
-    assert_eq!(allocs, 0, "engine allocated {allocs} times over 1,000,000 commands");
+    assert!(
+        events > 3_000_000,
+        "the flow must exercise the engine, saw {events} events"
+    );
+    assert!(
+        engine.open_orders() > 100,
+        "books must hold orders, have {}",
+        engine.open_orders()
+    );
+    assert_eq!(
+        allocs, 0,
+        "engine allocated {allocs} times over 1,000,000 commands"
+    );
 }

@@ -11,7 +11,10 @@ fn every_command_round_trips_through_the_codec() {
     let (_, genesis) = gen::funded_engine();
     let mut cmds = genesis;
     cmds.extend(gen::stream(&mut rng, &mut ts, 1, 50_000));
-    cmds.push(Command { ts_ns: 5, kind: CommandKind::TimeTick });
+    cmds.push(Command {
+        ts_ns: 5,
+        kind: CommandKind::TimeTick,
+    });
     let mut buf = [0u8; MAX_COMMAND_LEN];
     let mut kinds = std::collections::BTreeSet::new();
     for c in &cmds {
@@ -20,7 +23,10 @@ fn every_command_round_trips_through_the_codec() {
         assert_eq!(decode_command(&buf[..n]).as_ref(), Ok(c));
         // Every strict prefix is refused, never misread.
         for cut in [0, 1, n / 2, n - 1] {
-            assert!(decode_command(&buf[..cut]).is_err(), "prefix {cut} of {c:?} decoded");
+            assert!(
+                decode_command(&buf[..cut]).is_err(),
+                "prefix {cut} of {c:?} decoded"
+            );
         }
         kinds.insert(buf[0]);
     }
@@ -59,14 +65,24 @@ fn corrupted_enum_bytes_are_refused() {
         (side_at + 2 + 24 + 1 + 8, 2, "post-only"),
         (side_at + 2 + 24 + 1 + 8 + 1, 4, "stp"),
         (1 + 8 + 4 + 2 + 1, 0x01, "control byte in client id"),
-        (1 + 8 + 4 + 2 + 10, b'x', "bytes after the client id's padding"),
+        (
+            1 + 8 + 4 + 2 + 10,
+            b'x',
+            "bytes after the client id's padding",
+        ),
     ];
     for &(at, v, what) in cases {
         let mut b = buf;
         b[at] = v;
-        assert!(decode_command(&b[..n]).is_err(), "{what} corruption decoded");
+        assert!(
+            decode_command(&b[..n]).is_err(),
+            "{what} corruption decoded"
+        );
     }
-    assert!(decode_command(&[&buf[..n], &[0u8][..]].concat()).is_err(), "trailing byte accepted");
+    assert!(
+        decode_command(&[&buf[..n], &[0u8][..]].concat()).is_err(),
+        "trailing byte accepted"
+    );
 }
 
 #[test]
@@ -114,8 +130,13 @@ fn snapshot_refuses_corruption_and_other_configs() {
     live.snapshot(&mut bytes);
     let mut other = live.config().clone();
     other.instruments[0].taker_fee_bps += 1;
-    let e = Engine::restore(other, &bytes).err().expect("config change must be refused");
-    assert!(e.to_string().contains("different engine configuration"), "{e}");
+    let e = Engine::restore(other, &bytes)
+        .err()
+        .expect("config change must be refused");
+    assert!(
+        e.to_string().contains("different engine configuration"),
+        "{e}"
+    );
     assert!(Engine::restore(live.config().clone(), &bytes[..bytes.len() - 1]).is_err());
     // A changed balance byte breaks invariants or the recorded hash.
     let mut bad = bytes.clone();

@@ -67,7 +67,9 @@ pub struct FollowerStats {
 impl FollowerStats {
     /// Commands durable in the journal but not yet processed.
     pub fn lag_commands(&self) -> u64 {
-        self.durable.load(Ordering::Acquire).saturating_sub(self.applied.load(Ordering::Acquire))
+        self.durable
+            .load(Ordering::Acquire)
+            .saturating_sub(self.applied.load(Ordering::Acquire))
     }
 }
 
@@ -93,7 +95,11 @@ impl Follower {
         let handle = std::thread::Builder::new()
             .name("tachyon-persist".into())
             .spawn(move || run(engine_cfg, units, pg, opts, durable_seq, s, st))?;
-        Ok(Follower { stop, stats, handle: Some(handle) })
+        Ok(Follower {
+            stop,
+            stats,
+            handle: Some(handle),
+        })
     }
 
     /// Shared statistics.
@@ -146,7 +152,12 @@ struct Collect<'a> {
 
 impl EventSink for Collect<'_> {
     fn emit(&mut self, event: Event) {
-        self.out.push(OutEvent { cmd_seq: self.cmd_seq, ts_ns: self.ts_ns, event, last: false });
+        self.out.push(OutEvent {
+            cmd_seq: self.cmd_seq,
+            ts_ns: self.ts_ns,
+            event,
+            last: false,
+        });
     }
 }
 
@@ -174,20 +185,24 @@ impl std::fmt::Display for ReadError {
 fn rebuild(cfg: &EngineConfig, dir: &std::path::Path, checkpoint: u64) -> Result<Engine, String> {
     let snap_dir = dir.join("snapshots");
     let snap = if snap_dir.exists() {
-        tachyon_journal::latest_snapshot(&snap_dir).map_err(|e| e.to_string())?.snapshot
+        tachyon_journal::latest_snapshot(&snap_dir)
+            .map_err(|e| e.to_string())?
+            .snapshot
     } else {
         None
     };
     let (mut engine, from) = match snap {
-        Some(s) if s.seq <= checkpoint => {
-            (Engine::restore(cfg.clone(), &s.payload).map_err(|e| e.to_string())?, s.seq + 1)
-        }
+        Some(s) if s.seq <= checkpoint => (
+            Engine::restore(cfg.clone(), &s.payload).map_err(|e| e.to_string())?,
+            s.seq + 1,
+        ),
         _ => (Engine::new(cfg.clone()).map_err(|e| e.to_string())?, 1),
     };
     if from <= checkpoint {
         let mut sink = EventCounter::default();
         tachyon_journal::for_each_record::<ReadError, _>(dir, from..=checkpoint, |seq, payload| {
-            let cmd = decode_command(payload).map_err(|e| ReadError::Other(format!("record {seq}: {e}")))?;
+            let cmd = decode_command(payload)
+                .map_err(|e| ReadError::Other(format!("record {seq}: {e}")))?;
             engine.apply(&cmd, &mut sink);
             Ok(())
         })
@@ -226,7 +241,10 @@ fn run(
         let mut engine = match rebuild(&cfg, &opts.journal_dir, checkpoint) {
             Ok(e) => e,
             Err(e) => {
-                note(&stats, format!("rebuilding the replica at {checkpoint}: {e}"));
+                note(
+                    &stats,
+                    format!("rebuilding the replica at {checkpoint}: {e}"),
+                );
                 sleep_unless_stopped(&stop, opts.max_backoff);
                 continue;
             }
@@ -259,15 +277,27 @@ fn run(
             }
             let upto = durable.min(next + opts.batch_commands - 1);
             events.clear();
-            let read = tachyon_journal::for_each_record::<ReadError, _>(&opts.journal_dir, next..=upto, |seq, payload| {
-                let cmd = decode_command(payload).map_err(|e| ReadError::Other(format!("record {seq}: {e}")))?;
-                let before = events.len();
-                engine.apply(&cmd, &mut Collect { out: &mut events, cmd_seq: seq, ts_ns: cmd.ts_ns });
-                if events.len() > before {
-                    events.last_mut().expect("non-empty").last = true;
-                }
-                Ok(())
-            });
+            let read = tachyon_journal::for_each_record::<ReadError, _>(
+                &opts.journal_dir,
+                next..=upto,
+                |seq, payload| {
+                    let cmd = decode_command(payload)
+                        .map_err(|e| ReadError::Other(format!("record {seq}: {e}")))?;
+                    let before = events.len();
+                    engine.apply(
+                        &cmd,
+                        &mut Collect {
+                            out: &mut events,
+                            cmd_seq: seq,
+                            ts_ns: cmd.ts_ns,
+                        },
+                    );
+                    if events.len() > before {
+                        events.last_mut().expect("non-empty").last = true;
+                    }
+                    Ok(())
+                },
+            );
             match read {
                 Ok(0) => {
                     // Durable but not yet readable (the writer's buffer reached the page

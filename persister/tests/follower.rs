@@ -87,7 +87,14 @@ fn follower_survives_an_outage_and_a_restart_and_stores_everything_once() {
     // 1. Database unreachable (a dead port): the pipeline is not affected.
     let mut dead = schema.config();
     dead.port(1);
-    let f = Follower::spawn(engine_config(), units(), dead, options(&dir), durable.clone()).unwrap();
+    let f = Follower::spawn(
+        engine_config(),
+        units(),
+        dead,
+        options(&dir),
+        durable.clone(),
+    )
+    .unwrap();
     let t = Instant::now();
     feed(&p, &mut reader, &cmds[..third], 1);
     let phase1 = t.elapsed();
@@ -100,20 +107,53 @@ fn follower_survives_an_outage_and_a_restart_and_stores_everything_once() {
         std::thread::sleep(Duration::from_millis(10));
     }
     assert!(!fs.connected.load(Ordering::Acquire));
-    assert!(fs.last_error.lock().unwrap().as_deref().unwrap_or("").contains("connecting"), "{:?}", fs.last_error);
-    assert_eq!(fs.lag_commands(), third as u64, "everything durable is still to be stored");
+    assert!(
+        fs.last_error
+            .lock()
+            .unwrap()
+            .as_deref()
+            .unwrap_or("")
+            .contains("connecting"),
+        "{:?}",
+        fs.last_error
+    );
+    assert_eq!(
+        fs.lag_commands(),
+        third as u64,
+        "everything durable is still to be stored"
+    );
     assert_eq!(fs.applied.load(Ordering::Acquire), 0);
     f.stop();
 
     // 2. The database is back: a new follower catches up from the journal.
-    let f = Follower::spawn(engine_config(), units(), schema.config(), options(&dir), durable.clone()).unwrap();
-    assert!(f.wait_for(third as u64, Duration::from_secs(60)), "catch-up after the outage");
+    let f = Follower::spawn(
+        engine_config(),
+        units(),
+        schema.config(),
+        options(&dir),
+        durable.clone(),
+    )
+    .unwrap();
+    assert!(
+        f.wait_for(third as u64, Duration::from_secs(60)),
+        "catch-up after the outage"
+    );
     // 3. Live traffic, with the follower stopped and restarted in the middle.
     feed(&p, &mut reader, &cmds[third..2 * third], third as u64 + 1);
     f.stop();
-    let f = Follower::spawn(engine_config(), units(), schema.config(), options(&dir), durable.clone()).unwrap();
+    let f = Follower::spawn(
+        engine_config(),
+        units(),
+        schema.config(),
+        options(&dir),
+        durable.clone(),
+    )
+    .unwrap();
     feed(&p, &mut reader, &cmds[2 * third..], 2 * third as u64 + 1);
-    assert!(f.wait_for(n, Duration::from_secs(60)), "follower reaches the end");
+    assert!(
+        f.wait_for(n, Duration::from_secs(60)),
+        "follower reaches the end"
+    );
     let fs = f.stats();
     assert_eq!(fs.lag_commands(), 0);
     assert!(fs.connected.load(Ordering::Acquire));

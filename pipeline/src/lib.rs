@@ -17,8 +17,8 @@ mod slots;
 mod wait;
 
 pub use pipeline::{
-    wall_clock_ns, CommandPublisher, CoreMode, Pipeline, PipelineOptions, PipelineStats, PollResult,
-    RecoveryInfo, ReleasedEvents,
+    wall_clock_ns, CommandPublisher, CoreMode, Pipeline, PipelineOptions, PipelineStats,
+    PollResult, RecoveryInfo, ReleasedEvents,
 };
 pub use recovery::{replay, ReplayReport};
 pub use slots::{InSlot, OutEvent};

@@ -7,8 +7,9 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use disruptor::{
-    build_multi_producer, build_single_producer, EventPoller, MultiConsumerBarrier, MultiProducer, Producer,
-    ProcessorSettings, RingBufferFull, SingleConsumerBarrier, SingleProducer, SingleProducerBarrier,
+    build_multi_producer, build_single_producer, EventPoller, MultiConsumerBarrier, MultiProducer,
+    ProcessorSettings, Producer, RingBufferFull, SingleConsumerBarrier, SingleProducer,
+    SingleProducerBarrier,
 };
 use tachyon_engine::{encode_command, Command, Engine, Event, EventSink, MAX_COMMAND_LEN};
 use tachyon_journal::{FsyncPolicy, JournalWriter};
@@ -193,7 +194,12 @@ impl EventSink for OutSink {
     #[inline]
     fn emit(&mut self, event: Event) {
         if let Some(prev) = self.held.replace(event) {
-            self.producer.publish(OutEvent { cmd_seq: self.cmd_seq, ts_ns: self.ts_ns, event: prev, last: false });
+            self.producer.publish(OutEvent {
+                cmd_seq: self.cmd_seq,
+                ts_ns: self.ts_ns,
+                event: prev,
+                last: false,
+            });
         }
     }
 }
@@ -202,7 +208,12 @@ impl OutSink {
     #[inline]
     fn end(&mut self) {
         if let Some(prev) = self.held.take() {
-            self.producer.publish(OutEvent { cmd_seq: self.cmd_seq, ts_ns: self.ts_ns, event: prev, last: true });
+            self.producer.publish(OutEvent {
+                cmd_seq: self.cmd_seq,
+                ts_ns: self.ts_ns,
+                event: prev,
+                last: true,
+            });
         }
     }
 }
@@ -263,7 +274,11 @@ const MAX_GROUP: u32 = 4096;
 
 impl JournalState {
     fn fail(&self, what: &str, e: impl std::fmt::Display) {
-        let mut slot = self.stats.journal_error.lock().unwrap_or_else(|p| p.into_inner());
+        let mut slot = self
+            .stats
+            .journal_error
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         if slot.is_none() {
             *slot = Some(format!("journal {what} failed: {e}"));
         }
@@ -317,14 +332,31 @@ pub struct RecoveryInfo {
 
 impl Pipeline {
     /// Recovers state from the journal directory and starts the threads.
-    pub fn start(engine_cfg: tachyon_engine::EngineConfig, opts: PipelineOptions) -> Result<Pipeline, PipelineError> {
-        let Recovered { engine, writer, last_seq, snapshot_seq, replayed, notes } =
-            recovery::recover(engine_cfg, &opts)?;
+    pub fn start(
+        engine_cfg: tachyon_engine::EngineConfig,
+        opts: PipelineOptions,
+    ) -> Result<Pipeline, PipelineError> {
+        let Recovered {
+            engine,
+            writer,
+            last_seq,
+            snapshot_seq,
+            replayed,
+            notes,
+        } = recovery::recover(engine_cfg, &opts)?;
         let stats = Arc::new(PipelineStats::default());
         stats.durable_seq.store(last_seq, Ordering::Release);
         stats.applied_seq.store(last_seq, Ordering::Release);
-        stats.snapshot_seq.store(snapshot_seq.unwrap_or(0), Ordering::Release);
-        let recovered = RecoveryInfo { last_seq, snapshot_seq, replayed, state_hash: engine.state_hash(), notes };
+        stats
+            .snapshot_seq
+            .store(snapshot_seq.unwrap_or(0), Ordering::Release);
+        let recovered = RecoveryInfo {
+            last_seq,
+            snapshot_seq,
+            replayed,
+            state_hash: engine.state_hash(),
+            notes,
+        };
 
         let wait = match opts.mode {
             CoreMode::Dedicated => PhasedWait(WaitMode::BusySpin),
@@ -334,7 +366,8 @@ impl Pipeline {
 
         // Outbound ring and its pollers.
         let n_pollers = opts.outbound_pollers.max(1);
-        let out_builder = build_single_producer(opts.outbound_ring_size, OutEvent::default, backoff);
+        let out_builder =
+            build_single_producer(opts.outbound_ring_size, OutEvent::default, backoff);
         let mut raw_pollers = Vec::with_capacity(n_pollers);
         let (p, sc) = out_builder.new_event_poller();
         raw_pollers.push(p);
@@ -374,7 +407,12 @@ impl Pipeline {
 
         let matcher = MatcherState {
             engine,
-            sink: OutSink { producer: out_producer, held: None, cmd_seq: 0, ts_ns: 0 },
+            sink: OutSink {
+                producer: out_producer,
+                held: None,
+                cmd_seq: 0,
+                ts_ns: 0,
+            },
             base_seq: last_seq,
             last_seq,
             snapshot_interval: opts.snapshot_interval,
@@ -391,8 +429,10 @@ impl Pipeline {
 
         let journal_slot = Arc::new(ParkSlot::default());
         let matcher_slot = Arc::new(ParkSlot::default());
-        let wakers: Arc<[Arc<ParkSlot>]> = Arc::from(vec![journal_slot.clone(), matcher_slot.clone()]);
-        let builder = build_multi_producer(opts.inbound_ring_size, InSlot::default, backoff).thread_name("tachyon-journal");
+        let wakers: Arc<[Arc<ParkSlot>]> =
+            Arc::from(vec![journal_slot.clone(), matcher_slot.clone()]);
+        let builder = build_multi_producer(opts.inbound_ring_size, InSlot::default, backoff)
+            .thread_name("tachyon-journal");
         let builder = match opts.journal_core {
             Some(core) => builder.pin_at_core(core),
             None => builder,
@@ -446,10 +486,15 @@ impl Pipeline {
                         while !stop2.load(Ordering::Acquire) {
                             let now = Instant::now();
                             if now >= next {
-                                let _ = p.try_publish(Command { ts_ns: wall_clock_ns(), kind: tachyon_engine::CommandKind::TimeTick });
+                                let _ = p.try_publish(Command {
+                                    ts_ns: wall_clock_ns(),
+                                    kind: tachyon_engine::CommandKind::TimeTick,
+                                });
                                 next += every;
                             } else {
-                                std::thread::park_timeout((next - now).min(Duration::from_millis(50)));
+                                std::thread::park_timeout(
+                                    (next - now).min(Duration::from_millis(50)),
+                                );
                             }
                         }
                     })
@@ -458,7 +503,14 @@ impl Pipeline {
             }
         };
 
-        Ok(Pipeline { publisher: Some(publisher), pollers, stats, snapshot_thread: Some(snapshot_thread), timer, recovered })
+        Ok(Pipeline {
+            publisher: Some(publisher),
+            pollers,
+            stats,
+            snapshot_thread: Some(snapshot_thread),
+            timer,
+            recovered,
+        })
     }
 
     /// A new publisher handle (one per producing thread).
@@ -497,14 +549,25 @@ impl Pipeline {
         if let Some(h) = self.snapshot_thread.take() {
             let _ = h.join();
         }
-        if let Some(e) = self.stats.journal_error.lock().unwrap_or_else(|p| p.into_inner()).clone() {
+        if let Some(e) = self
+            .stats
+            .journal_error
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+        {
             return Err(PipelineError::Journal(e));
         }
         Ok(())
     }
 }
 
-fn snapshot_writer(rx: crossbeam_channel::Receiver<(u64, Vec<u8>)>, stats: Arc<PipelineStats>, dir: PathBuf, prune: bool) {
+fn snapshot_writer(
+    rx: crossbeam_channel::Receiver<(u64, Vec<u8>)>,
+    stats: Arc<PipelineStats>,
+    dir: PathBuf,
+    prune: bool,
+) {
     let snap_dir = dir.join("snapshots");
     // The snapshots kept on disk (the newest two written by this process): the journal is
     // pruned only up to the OLDER one, so recovery still has what it needs if the newest

@@ -66,8 +66,14 @@ fn rebuild(
 ) -> Result<(Engine, Option<u64>, u64, u64), PipelineError> {
     let snap_dir = dir.join("snapshots");
     let snapshot = if use_snapshot && snap_dir.exists() {
-        let latest = tachyon_journal::latest_snapshot(&snap_dir).map_err(|e| PipelineError::Journal(e.to_string()))?;
-        notes.extend(latest.skipped.iter().map(|e| format!("skipped snapshot: {e}")));
+        let latest = tachyon_journal::latest_snapshot(&snap_dir)
+            .map_err(|e| PipelineError::Journal(e.to_string()))?;
+        notes.extend(
+            latest
+                .skipped
+                .iter()
+                .map(|e| format!("skipped snapshot: {e}")),
+        );
         latest.snapshot
     } else {
         None
@@ -78,16 +84,22 @@ fn rebuild(
                 .map_err(|e| PipelineError::Journal(format!("{}: {e}", snap.file.display())))?;
             (e, Some(snap.seq))
         }
-        None => (Engine::new(cfg).map_err(|e| PipelineError::Config(e.to_string()))?, None),
+        None => (
+            Engine::new(cfg).map_err(|e| PipelineError::Config(e.to_string()))?,
+            None,
+        ),
     };
     let from = snapshot_seq.unwrap_or(0) + 1;
     let mut expected = from;
     let mut sink = EventCounter::default();
     tachyon_journal::for_each_record::<ReplayError, _>(dir, from.., |seq, payload| {
         if seq != expected {
-            return Err(ReplayError::Other(format!("journal gap: expected sequence {expected}, found {seq}")));
+            return Err(ReplayError::Other(format!(
+                "journal gap: expected sequence {expected}, found {seq}"
+            )));
         }
-        let cmd = decode_command(payload).map_err(|e| ReplayError::Other(format!("record {seq}: {e}")))?;
+        let cmd = decode_command(payload)
+            .map_err(|e| ReplayError::Other(format!("record {seq}: {e}")))?;
         engine.apply(&cmd, &mut sink);
         expected += 1;
         Ok(())
@@ -99,11 +111,18 @@ fn rebuild(
     Ok((engine, snapshot_seq, expected - from, expected - 1))
 }
 
-pub(crate) fn recover(cfg: EngineConfig, opts: &PipelineOptions) -> Result<Recovered, PipelineError> {
+pub(crate) fn recover(
+    cfg: EngineConfig,
+    opts: &PipelineOptions,
+) -> Result<Recovered, PipelineError> {
     let dir = &opts.journal_dir;
     let (writer, report) = JournalWriter::open(
         dir,
-        JournalOptions { segment_size_bytes: opts.segment_size_bytes, fsync: opts.fsync, ..JournalOptions::default() },
+        JournalOptions {
+            segment_size_bytes: opts.segment_size_bytes,
+            fsync: opts.fsync,
+            ..JournalOptions::default()
+        },
     )
     .map_err(|e| PipelineError::Journal(e.to_string()))?;
     check_fingerprint(dir, &cfg, true)?;
@@ -125,7 +144,14 @@ pub(crate) fn recover(cfg: EngineConfig, opts: &PipelineOptions) -> Result<Recov
              (snapshot {snapshot_seq:?} is ahead of the journal, or segments are missing)"
         )));
     }
-    Ok(Recovered { engine, writer, last_seq: last, snapshot_seq, replayed, notes })
+    Ok(Recovered {
+        engine,
+        writer,
+        last_seq: last,
+        snapshot_seq,
+        replayed,
+        notes,
+    })
 }
 
 /// Result of an offline replay.
@@ -145,13 +171,29 @@ pub struct ReplayReport {
 
 /// Rebuilds the state offline from a journal directory without modifying it.
 /// `use_snapshot = false` replays every record from sequence 1 (fails if pruned).
-pub fn replay(cfg: EngineConfig, dir: &Path, use_snapshot: bool) -> Result<(Engine, ReplayReport), PipelineError> {
+pub fn replay(
+    cfg: EngineConfig,
+    dir: &Path,
+    use_snapshot: bool,
+) -> Result<(Engine, ReplayReport), PipelineError> {
     if !dir.is_dir() {
-        return Err(PipelineError::Io(format!("{}: not a journal directory", dir.display())));
+        return Err(PipelineError::Io(format!(
+            "{}: not a journal directory",
+            dir.display()
+        )));
     }
     check_fingerprint(dir, &cfg, false)?;
     let mut notes = Vec::new();
     let (engine, snapshot_seq, replayed, last_seq) = rebuild(cfg, dir, use_snapshot, &mut notes)?;
     let state_hash = engine.state_hash();
-    Ok((engine, ReplayReport { snapshot_seq, replayed, last_seq, state_hash, notes }))
+    Ok((
+        engine,
+        ReplayReport {
+            snapshot_seq,
+            replayed,
+            last_seq,
+            state_hash,
+            notes,
+        },
+    ))
 }

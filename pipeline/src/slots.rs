@@ -11,7 +11,12 @@ pub struct InSlot {
 
 impl Default for InSlot {
     fn default() -> Self {
-        InSlot { cmd: Command { ts_ns: 0, kind: CommandKind::TimeTick } }
+        InSlot {
+            cmd: Command {
+                ts_ns: 0,
+                kind: CommandKind::TimeTick,
+            },
+        }
     }
 }
 
@@ -33,7 +38,9 @@ impl Default for OutEvent {
         OutEvent {
             cmd_seq: 0,
             ts_ns: 0,
-            event: Event::AccountCreated { account: tachyon_engine::AccountId(0) },
+            event: Event::AccountCreated {
+                account: tachyon_engine::AccountId(0),
+            },
             last: false,
         }
     }

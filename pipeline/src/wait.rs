@@ -47,8 +47,11 @@ impl WaitMode {
     /// yield 20,000: 4.7 / 6.4 µs; spin 100: 7.3 / 9.2 µs; spin 20,000: 0.85–0.9 ms (a
     /// spinning consumer holds a core the others need); spin 300 / yield 4 / park:
     /// 15–22 µs at p50 (every command pays a cross-core wake-up, ~10–30 µs on this VM).
-    pub const SHARED: WaitMode =
-        WaitMode::Backoff { spins: 10, yields: 20_000, max_park: Duration::from_millis(2) };
+    pub const SHARED: WaitMode = WaitMode::Backoff {
+        spins: 10,
+        yields: 20_000,
+        max_park: Duration::from_millis(2),
+    };
 }
 
 /// Where a consumer thread announces that it is about to park, so publishers can wake it.
@@ -93,10 +96,18 @@ impl WaitStrategy for PhasedWait {
     fn wait_for(&self, sequence: Sequence) {
         match self.0 {
             WaitMode::BusySpin => std::hint::spin_loop(),
-            WaitMode::Backoff { spins, yields, max_park } => {
+            WaitMode::Backoff {
+                spins,
+                yields,
+                max_park,
+            } => {
                 let n = STATE.with(|s| {
                     let (seq, n) = s.get();
-                    let n = if seq == sequence { n.saturating_add(1) } else { 0 };
+                    let n = if seq == sequence {
+                        n.saturating_add(1)
+                    } else {
+                        0
+                    };
                     s.set((sequence, n));
                     n
                 });

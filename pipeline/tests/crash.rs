@@ -20,9 +20,17 @@ use tachyon_testkit::SplitMix as Rng;
 /// A random command with a unique marker (`cl_ord_id` or transfer reference = `uid`).
 fn command(rng: &mut Rng, uid: u64) -> Command {
     let account = AccountId(1 + rng.below(8) as u32);
-    let side = if rng.below(2) == 0 { Side::Buy } else { Side::Sell };
+    let side = if rng.below(2) == 0 {
+        Side::Buy
+    } else {
+        Side::Sell
+    };
     let offset = rng.below(400) as i64 - 60;
-    let price = Price(if side == Side::Buy { 100_000 - offset } else { 100_000 + offset });
+    let price = Price(if side == Side::Buy {
+        100_000 - offset
+    } else {
+        100_000 + offset
+    });
     let kind = match rng.below(10) {
         0..=5 => CommandKind::NewOrder(NewOrder {
             account,
@@ -34,7 +42,11 @@ fn command(rng: &mut Rng, uid: u64) -> Command {
             price,
             qty: Qty(1 + rng.below(100) as i64),
             quote_budget: 0,
-            tif: if rng.below(4) == 0 { Tif::Ioc } else { Tif::Gtc },
+            tif: if rng.below(4) == 0 {
+                Tif::Ioc
+            } else {
+                Tif::Gtc
+            },
             expire_ns: 0,
             post_only: false,
             stp: StpMode::CancelOldest,
@@ -52,13 +64,22 @@ fn command(rng: &mut Rng, uid: u64) -> Command {
             reference: uid,
         }),
     };
-    Command { ts_ns: 1_000_000 + uid * 1_000, kind }
+    Command {
+        ts_ns: 1_000_000 + uid * 1_000,
+        kind,
+    }
 }
 
 fn marker(c: &Command) -> u64 {
     match &c.kind {
-        CommandKind::NewOrder(o) => std::str::from_utf8(o.cl_ord_id.as_bytes()).unwrap().parse().unwrap(),
-        CommandKind::Cancel(x) => std::str::from_utf8(x.cl_ord_id.as_bytes()).unwrap().parse().unwrap(),
+        CommandKind::NewOrder(o) => std::str::from_utf8(o.cl_ord_id.as_bytes())
+            .unwrap()
+            .parse()
+            .unwrap(),
+        CommandKind::Cancel(x) => std::str::from_utf8(x.cl_ord_id.as_bytes())
+            .unwrap()
+            .parse()
+            .unwrap(),
         CommandKind::Deposit(t) => t.reference,
         CommandKind::CreateAccount { account } => 1_000_000_000 + account.0 as u64,
         other => panic!("unexpected command {other:?}"),
@@ -105,7 +126,9 @@ fn start(dir: &std::path::Path) -> Run {
             }
         }
     });
-    let ready = lines.recv_timeout(Duration::from_secs(30)).expect("harness ready line");
+    let ready = lines
+        .recv_timeout(Duration::from_secs(30))
+        .expect("harness ready line");
     let parts: Vec<&str> = ready.split_whitespace().collect();
     assert_eq!(parts[0], "ready", "{ready}");
     Run {
@@ -119,8 +142,16 @@ fn start(dir: &std::path::Path) -> Run {
 }
 
 fn full_replay(dir: &std::path::Path) -> (u64, String) {
-    let out = Proc::new(HARNESS).arg("replay").arg(dir).output().expect("replay");
-    assert!(out.status.success(), "replay failed: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Proc::new(HARNESS)
+        .arg("replay")
+        .arg(dir)
+        .output()
+        .expect("replay");
+    assert!(
+        out.status.success(),
+        "replay failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let s = String::from_utf8(out.stdout).unwrap();
     let parts: Vec<&str> = s.split_whitespace().collect();
     (parts[1].parse().unwrap(), parts[2].to_string())
@@ -151,19 +182,33 @@ fn sigkill_at_random_points_loses_no_acknowledged_command() {
         let mut run = start(&dir);
         // 1. Recovery kept every acknowledged command, exactly as sent, once.
         let j = journal(&dir);
-        assert_eq!(j.len() as u64, run.last_seq, "cycle {cycle}: journal length");
+        assert_eq!(
+            j.len() as u64,
+            run.last_seq,
+            "cycle {cycle}: journal length"
+        );
         let mut markers = HashSet::new();
         for (i, (seq, cmd)) in j.iter().enumerate() {
             assert_eq!(*seq, i as u64 + 1, "cycle {cycle}: contiguous sequences");
-            assert_eq!(sent.get(seq), Some(cmd), "cycle {cycle}: record {seq} differs from what was sent");
-            assert!(markers.insert(marker(cmd)), "cycle {cycle}: command {seq} applied twice");
+            assert_eq!(
+                sent.get(seq),
+                Some(cmd),
+                "cycle {cycle}: record {seq} differs from what was sent"
+            );
+            assert!(
+                markers.insert(marker(cmd)),
+                "cycle {cycle}: command {seq} applied twice"
+            );
         }
         // Unacknowledged commands past the recovered end are forgotten by both sides.
         sent.retain(|&s, _| s <= run.last_seq);
         // 2. Snapshot + replay state equals a full replay of the journal.
         let (replay_last, replay_hash) = full_replay(&dir);
         assert_eq!(replay_last, run.last_seq);
-        assert_eq!(run.state_hash, replay_hash, "cycle {cycle}: recovered state differs from full replay");
+        assert_eq!(
+            run.state_hash, replay_hash,
+            "cycle {cycle}: recovered state differs from full replay"
+        );
         if run.snapshot_seq > 0 && run.snapshot_seq < run.last_seq {
             recovered_from_snapshot_and_tail += 1;
         }
@@ -178,7 +223,12 @@ fn sigkill_at_random_points_loses_no_acknowledged_command() {
         let mut next_seq = base + 1;
         if base == 0 {
             for a in 1..=8 {
-                let c = Command { ts_ns: 1, kind: CommandKind::CreateAccount { account: AccountId(a) } };
+                let c = Command {
+                    ts_ns: 1,
+                    kind: CommandKind::CreateAccount {
+                        account: AccountId(a),
+                    },
+                };
                 write_frame(&mut run.stdin, &c).unwrap();
                 sent.insert(next_seq, c);
                 next_seq += 1;
@@ -209,15 +259,31 @@ fn sigkill_at_random_points_loses_no_acknowledged_command() {
             acked.push(l.strip_prefix("ack ").expect("ack line").parse().unwrap());
         }
         // Acks arrive in order and only for commands this run published.
-        assert!(acked.windows(2).all(|w| w[0] < w[1]), "cycle {cycle}: acks out of order");
-        assert!(acked.iter().all(|&s| s > base && s < next_seq), "cycle {cycle}: ack outside this run");
+        assert!(
+            acked.windows(2).all(|w| w[0] < w[1]),
+            "cycle {cycle}: acks out of order"
+        );
+        assert!(
+            acked.iter().all(|&s| s > base && s < next_seq),
+            "cycle {cycle}: ack outside this run"
+        );
         acked_total += acked.len() as u64;
         if let Some(&max_ack) = acked.last() {
             // Checked on the next start: the journal must reach at least max_ack.
             let j = journal(&dir);
-            assert!(j.len() as u64 >= max_ack, "cycle {cycle}: acknowledged {max_ack} but journal ends at {}", j.len());
+            assert!(
+                j.len() as u64 >= max_ack,
+                "cycle {cycle}: acknowledged {max_ack} but journal ends at {}",
+                j.len()
+            );
         }
     }
-    assert!(acked_total > 1_000, "the test must acknowledge real traffic, got {acked_total}");
-    assert!(recovered_from_snapshot_and_tail > 5, "recovery must often combine a snapshot with a journal tail");
+    assert!(
+        acked_total > 1_000,
+        "the test must acknowledge real traffic, got {acked_total}"
+    );
+    assert!(
+        recovered_from_snapshot_and_tail > 5,
+        "recovery must often combine a snapshot with a journal tail"
+    );
 }

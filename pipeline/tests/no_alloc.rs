@@ -14,7 +14,15 @@ use tachyon_pipeline::*;
 tachyon_testkit::counting_allocator!();
 
 fn config() -> EngineConfig {
-    tachyon_testkit::two_symbol_config(tachyon_testkit::Limits { accounts: 64, orders: 100_000, levels: 4_096 }, 1, 5)
+    tachyon_testkit::two_symbol_config(
+        tachyon_testkit::Limits {
+            accounts: 64,
+            orders: 100_000,
+            levels: 4_096,
+        },
+        1,
+        5,
+    )
 }
 
 /// A steady-state flow: every resting order has a client id kept in a window of at most
@@ -28,14 +36,23 @@ fn flow(n: u64, first_ts: u64) -> Vec<Command> {
         x ^= x << 17;
         x
     };
-    let mut window: std::collections::VecDeque<(AccountId, u64)> = std::collections::VecDeque::new();
+    let mut window: std::collections::VecDeque<(AccountId, u64)> =
+        std::collections::VecDeque::new();
     (0..n)
         .map(|i| {
             let r = next();
             let account = AccountId(1 + (r % 20) as u32);
-            let side = if (r >> 8) & 1 == 0 { Side::Buy } else { Side::Sell };
+            let side = if (r >> 8) & 1 == 0 {
+                Side::Buy
+            } else {
+                Side::Sell
+            };
             let off = ((r >> 16) % 300) as i64 - 40;
-            let price = Price(if side == Side::Buy { 100_000 - off } else { 100_000 + off });
+            let price = Price(if side == Side::Buy {
+                100_000 - off
+            } else {
+                100_000 + off
+            });
             let uid = 1_000_000 + i;
             let pick = (r >> 24) as usize % window.len().max(1);
             let kind = if window.len() >= 1_500 {
@@ -90,10 +107,18 @@ fn flow(n: u64, first_ts: u64) -> Vec<Command> {
                             qty: Qty(1 + ((r >> 44) % 60) as i64),
                         })
                     }
-                    _ => CommandKind::Deposit(Transfer { account, asset: AssetId(0), amount: 1, reference: uid }),
+                    _ => CommandKind::Deposit(Transfer {
+                        account,
+                        asset: AssetId(0),
+                        amount: 1,
+                        reference: uid,
+                    }),
                 }
             };
-            Command { ts_ns: first_ts + i * 1_000, kind }
+            Command {
+                ts_ns: first_ts + i * 1_000,
+                kind,
+            }
         })
         .collect()
 }
@@ -144,7 +169,10 @@ fn publish_journal_match_release_allocates_nothing() {
                     released_cmds += 1;
                 }
             });
-            assert!(Instant::now() < deadline, "stalled at {released_cmds}/{total}");
+            assert!(
+                Instant::now() < deadline,
+                "stalled at {released_cmds}/{total}"
+            );
         }
         assert_eq!(released_cmds, phase_end);
     }
@@ -154,6 +182,14 @@ fn publish_journal_match_release_allocates_nothing() {
     let drain = std::thread::spawn(move || while reader.poll(|_| {}) != PollResult::Shutdown {});
     p.shutdown().unwrap();
     drain.join().unwrap();
-    assert!(trades > 10_000 && events > 500_000, "the flow must trade: {trades} trades, {events} events");
-    assert_eq!(allocs, 0, "the hot path allocated {allocs} times over {} commands", total - warm);
+    assert!(
+        trades > 10_000 && events > 500_000,
+        "the flow must trade: {trades} trades, {events} events"
+    );
+    assert_eq!(
+        allocs,
+        0,
+        "the hot path allocated {allocs} times over {} commands",
+        total - warm
+    );
 }

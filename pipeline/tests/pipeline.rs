@@ -10,7 +10,15 @@ use tachyon_pipeline::*;
 use tachyon_testkit::SplitMix as Rng;
 
 fn config() -> EngineConfig {
-    tachyon_testkit::two_symbol_config(tachyon_testkit::Limits { accounts: 128, orders: 200_000, levels: 20_000 }, 2, 5)
+    tachyon_testkit::two_symbol_config(
+        tachyon_testkit::Limits {
+            accounts: 128,
+            orders: 200_000,
+            levels: 20_000,
+        },
+        2,
+        5,
+    )
 }
 
 fn genesis() -> Vec<Command> {
@@ -23,9 +31,17 @@ fn stream(rng: &mut Rng, n: u64, first_ts: u64) -> Vec<Command> {
         .map(|i| {
             let account = AccountId(1 + rng.below(20) as u32);
             let symbol = SymbolId(rng.below(2) as u16);
-            let side = if rng.below(2) == 0 { Side::Buy } else { Side::Sell };
+            let side = if rng.below(2) == 0 {
+                Side::Buy
+            } else {
+                Side::Sell
+            };
             let off = rng.below(500) as i64 - 50;
-            let price = Price(if side == Side::Buy { 100_000 - off } else { 100_000 + off });
+            let price = Price(if side == Side::Buy {
+                100_000 - off
+            } else {
+                100_000 + off
+            });
             let target = OrderRef::Id(OrderId(1 + rng.below(i + 1)));
             let kind = match rng.below(20) {
                 0..=9 => CommandKind::NewOrder(NewOrder {
@@ -38,7 +54,11 @@ fn stream(rng: &mut Rng, n: u64, first_ts: u64) -> Vec<Command> {
                     price,
                     qty: Qty(1 + rng.below(50) as i64),
                     quote_budget: 0,
-                    tif: if rng.below(5) == 0 { Tif::Ioc } else { Tif::Gtc },
+                    tif: if rng.below(5) == 0 {
+                        Tif::Ioc
+                    } else {
+                        Tif::Gtc
+                    },
                     expire_ns: 0,
                     post_only: false,
                     stp: StpMode::CancelOldest,
@@ -58,7 +78,12 @@ fn stream(rng: &mut Rng, n: u64, first_ts: u64) -> Vec<Command> {
                     post_only: false,
                     stp: StpMode::CancelNewest,
                 }),
-                11..=14 => CommandKind::Cancel(CancelOrder { account, symbol, target, cl_ord_id: ClOrdId::EMPTY }),
+                11..=14 => CommandKind::Cancel(CancelOrder {
+                    account,
+                    symbol,
+                    target,
+                    cl_ord_id: ClOrdId::EMPTY,
+                }),
                 _ => CommandKind::Replace(ReplaceOrder {
                     account,
                     symbol,
@@ -68,7 +93,10 @@ fn stream(rng: &mut Rng, n: u64, first_ts: u64) -> Vec<Command> {
                     qty: Qty(1 + rng.below(60) as i64),
                 }),
             };
-            Command { ts_ns: first_ts + i * 1_000, kind }
+            Command {
+                ts_ns: first_ts + i * 1_000,
+                kind,
+            }
         })
         .collect()
 }
@@ -91,7 +119,12 @@ fn options(dir: &std::path::Path, snapshot_interval: u64) -> PipelineOptions {
 }
 
 /// Publishes `cmds` and collects the released events until the last command's last event.
-fn run(pipeline: &mut Pipeline, readers: &mut [ReleasedEvents], cmds: &[Command], first_seq: u64) -> Vec<Vec<(u64, Event, bool)>> {
+fn run(
+    pipeline: &mut Pipeline,
+    readers: &mut [ReleasedEvents],
+    cmds: &[Command],
+    first_seq: u64,
+) -> Vec<Vec<(u64, Event, bool)>> {
     let mut publisher = pipeline.publisher();
     let last_seq = first_seq + cmds.len() as u64 - 1;
     let mut out: Vec<Vec<(u64, Event, bool)>> = vec![Vec::new(); readers.len()];
@@ -135,7 +168,14 @@ fn outbound_events_equal_direct_engine_events_and_restart_recovers() {
             expected.push((i as u64 + 1, e, k + 1 == n));
         }
     }
-    assert!(expected.iter().filter(|e| matches!(e.1, Event::Trade(_))).count() > 5_000, "flow must trade");
+    assert!(
+        expected
+            .iter()
+            .filter(|e| matches!(e.1, Event::Trade(_)))
+            .count()
+            > 5_000,
+        "flow must trade"
+    );
 
     let mut p = Pipeline::start(config(), options(&dir, 7_000)).unwrap();
     assert_eq!(p.recovery().last_seq, 0);
@@ -143,17 +183,27 @@ fn outbound_events_equal_direct_engine_events_and_restart_recovers() {
     let got = run(&mut p, &mut readers, &cmds, 1);
     for r in &got {
         assert_eq!(r.len(), expected.len());
-        assert!(r == &expected, "released events differ from the direct engine's");
+        assert!(
+            r == &expected,
+            "released events differ from the direct engine's"
+        );
     }
     let stats = p.stats();
-    assert_eq!(stats.durable_seq.load(std::sync::atomic::Ordering::Acquire), cmds.len() as u64);
+    assert_eq!(
+        stats.durable_seq.load(std::sync::atomic::Ordering::Acquire),
+        cmds.len() as u64
+    );
     drop(readers);
     p.shutdown().unwrap();
 
     // Restart: recovery from the shutdown snapshot gives the same state; the pipeline goes on.
     let mut p = Pipeline::start(config(), options(&dir, 7_000)).unwrap();
     assert_eq!(p.recovery().last_seq, cmds.len() as u64);
-    assert_eq!(p.recovery().snapshot_seq, Some(cmds.len() as u64), "clean shutdown writes a final snapshot");
+    assert_eq!(
+        p.recovery().snapshot_seq,
+        Some(cmds.len() as u64),
+        "clean shutdown writes a final snapshot"
+    );
     assert_eq!(p.recovery().state_hash, direct.state_hash());
     let more = stream(&mut rng, 5_000, 10 + 60_000 * 1_000);
     let mut readers = p.take_pollers();
@@ -171,7 +221,11 @@ fn outbound_events_equal_direct_engine_events_and_restart_recovers() {
     drop(readers);
     p.shutdown().unwrap();
     let (_, rep) = replay(config(), &dir, false).unwrap();
-    assert_eq!(rep.state_hash, direct.state_hash(), "full offline replay equals the live state");
+    assert_eq!(
+        rep.state_hash,
+        direct.state_hash(),
+        "full offline replay equals the live state"
+    );
 }
 
 #[test]
@@ -184,7 +238,10 @@ fn replay_of_a_million_command_journal_is_deterministic() {
     // Write the journal directly (the pipeline's journaler format) and keep the live hash.
     let (mut w, _) = tachyon_journal::JournalWriter::open(
         &dir,
-        tachyon_journal::JournalOptions { segment_size_bytes: 16 << 20, ..Default::default() },
+        tachyon_journal::JournalOptions {
+            segment_size_bytes: 16 << 20,
+            ..Default::default()
+        },
     )
     .unwrap();
     let mut live = Engine::new(config()).unwrap();
@@ -203,8 +260,15 @@ fn replay_of_a_million_command_journal_is_deterministic() {
     let (_, b) = replay(config(), &dir, false).unwrap();
     assert_eq!(a.replayed, cmds.len() as u64);
     assert_eq!(a.state_hash, b.state_hash, "two replays differ");
-    assert_eq!(a.state_hash, live.state_hash(), "replay differs from the live engine");
-    eprintln!("replayed {} commands in {:?} (test profile)", a.replayed, first);
+    assert_eq!(
+        a.state_hash,
+        live.state_hash(),
+        "replay differs from the live engine"
+    );
+    eprintln!(
+        "replayed {} commands in {:?} (test profile)",
+        a.replayed, first
+    );
 }
 
 #[test]
@@ -229,18 +293,28 @@ fn mid_journal_corruption_stops_start_up_naming_file_and_offset() {
     }
     bytes[off + 17] ^= 0x10;
     std::fs::write(&seg, &bytes).unwrap();
-    let err = Pipeline::start(config(), options(&dir, 0)).err().expect("must refuse to start");
+    let err = Pipeline::start(config(), options(&dir, 0))
+        .err()
+        .expect("must refuse to start");
     let msg = err.to_string();
-    assert!(msg.contains("00000000000000000001.seg") && msg.contains(&off.to_string()), "{msg}");
+    assert!(
+        msg.contains("00000000000000000001.seg") && msg.contains(&off.to_string()),
+        "{msg}"
+    );
 }
 
 #[test]
 fn a_journal_from_another_configuration_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("j");
-    Pipeline::start(config(), options(&dir, 0)).unwrap().shutdown().unwrap();
+    Pipeline::start(config(), options(&dir, 0))
+        .unwrap()
+        .shutdown()
+        .unwrap();
     let mut other = config();
     other.instruments[1].taker_fee_bps = 9;
-    let err = Pipeline::start(other, options(&dir, 0)).err().expect("must refuse");
+    let err = Pipeline::start(other, options(&dir, 0))
+        .err()
+        .expect("must refuse");
     assert!(err.to_string().contains("engine configuration"), "{err}");
 }

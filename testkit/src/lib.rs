@@ -3,7 +3,9 @@
 //! commands, and a counting global allocator for no-allocation proofs.
 #![deny(missing_docs)]
 
-use tachyon_engine::{AccountId, AssetId, AssetSpec, Command, CommandKind, EngineConfig, InstrumentSpec, Transfer};
+use tachyon_engine::{
+    AccountId, AssetId, AssetSpec, Command, CommandKind, EngineConfig, InstrumentSpec, Transfer,
+};
 
 /// splitmix64: tiny, fast, and deterministic from its seed.
 #[derive(Clone, Debug)]
@@ -70,7 +72,13 @@ pub fn two_symbol_config(limits: Limits, maker_fee_bps: i32, taker_fee_bps: i32)
         max_price_ticks: 10_000_000,
     };
     EngineConfig {
-        assets: ["USDT", "BTC", "ETH"].iter().map(|c| AssetSpec { code: (*c).into(), decimals: 8 }).collect(),
+        assets: ["USDT", "BTC", "ETH"]
+            .iter()
+            .map(|c| AssetSpec {
+                code: (*c).into(),
+                decimals: 8,
+            })
+            .collect(),
         instruments: vec![ins("BTC-USDT", 1), ins("ETH-USDT", 2)],
         max_accounts: limits.accounts,
         max_orders: limits.orders,
@@ -83,10 +91,23 @@ pub fn two_symbol_config(limits: Limits, maker_fee_bps: i32, taker_fee_bps: i32)
 pub fn genesis(accounts: u32, assets: u16, amount: i64) -> Vec<Command> {
     let mut v = Vec::new();
     for a in 1..=accounts {
-        v.push(Command { ts_ns: 1, kind: CommandKind::CreateAccount { account: AccountId(a) } });
+        v.push(Command {
+            ts_ns: 1,
+            kind: CommandKind::CreateAccount {
+                account: AccountId(a),
+            },
+        });
         for asset in 0..assets {
-            let t = Transfer { account: AccountId(a), asset: AssetId(asset), amount, reference: 0 };
-            v.push(Command { ts_ns: 1, kind: CommandKind::Deposit(t) });
+            let t = Transfer {
+                account: AccountId(a),
+                asset: AssetId(asset),
+                amount,
+                reference: 0,
+            };
+            v.push(Command {
+                ts_ns: 1,
+                kind: CommandKind::Deposit(t),
+            });
         }
     }
     v
@@ -98,7 +119,8 @@ pub fn genesis(accounts: u32, assets: u16, amount: i64) -> Vec<Command> {
 macro_rules! counting_allocator {
     () => {
         struct CountingAllocator;
-        static COUNTING: ::std::sync::atomic::AtomicBool = ::std::sync::atomic::AtomicBool::new(false);
+        static COUNTING: ::std::sync::atomic::AtomicBool =
+            ::std::sync::atomic::AtomicBool::new(false);
         static ALLOCS: ::std::sync::atomic::AtomicU64 = ::std::sync::atomic::AtomicU64::new(0);
 
         // SAFETY: forwards every call unchanged to the system allocator; only counts.
@@ -114,12 +136,19 @@ macro_rules! counting_allocator {
                 // SAFETY: same contract as the caller's.
                 unsafe { ::std::alloc::GlobalAlloc::dealloc(&::std::alloc::System, ptr, layout) }
             }
-            unsafe fn realloc(&self, ptr: *mut u8, layout: ::std::alloc::Layout, new_size: usize) -> *mut u8 {
+            unsafe fn realloc(
+                &self,
+                ptr: *mut u8,
+                layout: ::std::alloc::Layout,
+                new_size: usize,
+            ) -> *mut u8 {
                 if COUNTING.load(::std::sync::atomic::Ordering::Relaxed) {
                     ALLOCS.fetch_add(1, ::std::sync::atomic::Ordering::Relaxed);
                 }
                 // SAFETY: same contract as the caller's.
-                unsafe { ::std::alloc::GlobalAlloc::realloc(&::std::alloc::System, ptr, layout, new_size) }
+                unsafe {
+                    ::std::alloc::GlobalAlloc::realloc(&::std::alloc::System, ptr, layout, new_size)
+                }
             }
         }
 

@@ -25,11 +25,22 @@ use tachyon_pipeline::*;
 use tachyon_testkit::{genesis, two_symbol_config, Limits, SplitMix};
 
 fn config() -> EngineConfig {
-    two_symbol_config(Limits { accounts: 128, orders: 1 << 20, levels: 1 << 14 }, 1, 5)
+    two_symbol_config(
+        Limits {
+            accounts: 128,
+            orders: 1 << 20,
+            levels: 1 << 14,
+        },
+        1,
+        5,
+    )
 }
 
 fn units() -> Units {
-    let t = TickLot { tick_size: Decimal::new(1, 2), lot_size: Decimal::new(1, 5) };
+    let t = TickLot {
+        tick_size: Decimal::new(1, 2),
+        lot_size: Decimal::new(1, 5),
+    };
     Units::new(&config(), &[t, t]).expect("units")
 }
 
@@ -117,8 +128,10 @@ fn drive(p: &mut Pipeline, cmds: &[Command]) -> (Duration, u64, u64) {
         }
     }
     let elapsed = t0.elapsed();
-    std::thread::spawn(move || while reader.poll(|_| {}) != PollResult::Shutdown {
-        std::thread::sleep(Duration::from_micros(200));
+    std::thread::spawn(move || {
+        while reader.poll(|_| {}) != PollResult::Shutdown {
+            std::thread::sleep(Duration::from_micros(200));
+        }
     });
     (elapsed, events, trades)
 }
@@ -126,19 +139,30 @@ fn drive(p: &mut Pipeline, cmds: &[Command]) -> (Duration, u64, u64) {
 fn main() {
     let mut n = 500_000usize;
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if let Some(i) = args.iter().position(|a| a == "--events" || a == "--commands") {
-        n = args.get(i + 1).and_then(|v| v.parse().ok()).unwrap_or_else(|| {
-            eprintln!("usage: persist-bench [--events N]   (N commands of the trade-heavy flow)");
-            std::process::exit(2)
-        });
+    if let Some(i) = args
+        .iter()
+        .position(|a| a == "--events" || a == "--commands")
+    {
+        n = args
+            .get(i + 1)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| {
+                eprintln!(
+                    "usage: persist-bench [--events N]   (N commands of the trade-heavy flow)"
+                );
+                std::process::exit(2)
+            });
     }
-    let url = std::env::var("DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let url = std::env::var("DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
     let schema = format!("tachyon_bench_{}", std::process::id());
     let mut admin = Client::connect(&url, NoTls).unwrap_or_else(|e| {
         eprintln!("persist-bench: PostgreSQL at {url}: {e}");
         std::process::exit(2)
     });
-    admin.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).unwrap();
+    admin
+        .batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        .unwrap();
     let cmds = flow(n);
     let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
     println!("persist-bench: {cores} cores; {} commands (trade-heavy flow), PostgreSQL at 127.0.0.1, schemas {schema}_<round>, 3 alternating off/on rounds", cmds.len());
@@ -148,7 +172,8 @@ fn main() {
     // The VM's speed drifts a lot between runs: alternate off/on rounds and compare each
     // pair (median of the ratios), as engine-bench does.
     let rounds = 3;
-    let (mut offs, mut ons, mut ratios, mut t_rates, mut e_rates) = (vec![], vec![], vec![], vec![], vec![]);
+    let (mut offs, mut ons, mut ratios, mut t_rates, mut e_rates) =
+        (vec![], vec![], vec![], vec![], vec![]);
     let (mut events, mut trades) = (0, 0);
     for r in 0..rounds {
         // A. Persister off.
@@ -160,11 +185,14 @@ fn main() {
 
         // B. Persister on (journal follower into PostgreSQL), fresh schema.
         let round_schema = format!("{schema}_{r}");
-        admin.batch_execute(&format!("CREATE SCHEMA {round_schema}")).unwrap();
+        admin
+            .batch_execute(&format!("CREATE SCHEMA {round_schema}"))
+            .unwrap();
         let dir = base.join(format!("on{r}"));
         let mut p = start(&dir);
         let stats = p.stats();
-        let durable: Arc<dyn Fn() -> u64 + Send + Sync> = Arc::new(move || stats.durable_seq.load(Ordering::Acquire));
+        let durable: Arc<dyn Fn() -> u64 + Send + Sync> =
+            Arc::new(move || stats.durable_seq.load(Ordering::Acquire));
         let mut pg: tachyon_persister::postgres::Config = url.parse().unwrap();
         pg.options(&format!("-c search_path={round_schema}"));
         let follower = Follower::spawn(
@@ -191,9 +219,13 @@ fn main() {
         let err = follower.stats().last_error.lock().unwrap().clone();
         follower.stop();
         p.shutdown().unwrap();
-        let rows: i64 =
-            admin.query_one(&format!("SELECT count(*) FROM {round_schema}.trades"), &[]).map(|r| r.get(0)).unwrap_or(-1);
-        admin.batch_execute(&format!("DROP SCHEMA IF EXISTS {round_schema} CASCADE")).unwrap();
+        let rows: i64 = admin
+            .query_one(&format!("SELECT count(*) FROM {round_schema}.trades"), &[])
+            .map(|r| r.get(0))
+            .unwrap_or(-1);
+        admin
+            .batch_execute(&format!("DROP SCHEMA IF EXISTS {round_schema} CASCADE"))
+            .unwrap();
         if !stored {
             eprintln!("persist-bench: the persister did not finish ({err:?})");
             std::process::exit(1);
@@ -211,7 +243,9 @@ fn main() {
         e_rates.push(events as f64 / persist_time.as_secs_f64());
     }
     let _ = std::fs::remove_dir_all(&base);
-    admin.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).unwrap();
+    admin
+        .batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        .unwrap();
     let median = |v: &mut Vec<f64>| {
         v.sort_by(|a, b| a.partial_cmp(b).unwrap());
         v[v.len() / 2]
@@ -220,8 +254,18 @@ fn main() {
     let slowdown = median(&mut ratios);
     let (trades_per_s, events_per_s) = (median(&mut t_rates), median(&mut e_rates));
     println!();
-    println!("{:<44} {:>12.0}", "matcher commands/s, persister off (median)", off_rate);
-    println!("{:<44} {:>12.0}", "matcher commands/s, persister on (median)", on_rate);
-    println!("{:<44} {:>12}", "events / trades stored", format!("{events} / {trades}"));
+    println!(
+        "{:<44} {:>12.0}",
+        "matcher commands/s, persister off (median)", off_rate
+    );
+    println!(
+        "{:<44} {:>12.0}",
+        "matcher commands/s, persister on (median)", on_rate
+    );
+    println!(
+        "{:<44} {:>12}",
+        "events / trades stored",
+        format!("{events} / {trades}")
+    );
     println!("persist trades_per_s={trades_per_s:.0} events_per_s={events_per_s:.0} matcher_slowdown={slowdown:.2}");
 }

@@ -244,7 +244,11 @@ fn start(dir: &std::path::Path, args: &Args) -> Pipeline {
         outbound_ring_size: 1 << 16,
         mode: args.mode,
         // 2+ cores: the gateway stand-in on core 0, journaler and matcher on core 1.
-        matcher_core: if args.pin || args.mode == CoreMode::Dedicated { Some(1) } else { None },
+        matcher_core: if args.pin || args.mode == CoreMode::Dedicated {
+            Some(1)
+        } else {
+            None
+        },
         journal_core: if args.pin { Some(1) } else { None },
         journal_dir: dir.to_path_buf(),
         fsync: args.fsync,
@@ -262,7 +266,14 @@ fn start(dir: &std::path::Path, args: &Args) -> Pipeline {
 /// Runs [`drive_here`] on a gateway stand-in thread, pinned to core 0 with `--pin` (the
 /// journaler and matcher then go to core 1). The main thread stays unpinned: pinning is
 /// inherited and `pin_at_core` checks the caller's mask.
-fn drive(p: &mut Pipeline, cmds: &[Command], first_seq: u64, rate: Option<u64>, hist: &mut Histogram<u64>, pin: bool) -> Duration {
+fn drive(
+    p: &mut Pipeline,
+    cmds: &[Command],
+    first_seq: u64,
+    rate: Option<u64>,
+    hist: &mut Histogram<u64>,
+    pin: bool,
+) -> Duration {
     std::thread::scope(|s| {
         s.spawn(|| {
             if pin && cores() > 1 {

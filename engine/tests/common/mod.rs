@@ -76,9 +76,18 @@ fn instruments() -> Vec<InstrumentSpec> {
 
 fn assets() -> Vec<AssetSpec> {
     vec![
-        AssetSpec { code: "BTC".into(), decimals: 8 },
-        AssetSpec { code: "USDT".into(), decimals: 6 },
-        AssetSpec { code: "ETH".into(), decimals: 8 },
+        AssetSpec {
+            code: "BTC".into(),
+            decimals: 8,
+        },
+        AssetSpec {
+            code: "USDT".into(),
+            decimals: 6,
+        },
+        AssetSpec {
+            code: "ETH".into(),
+            decimals: 8,
+        },
     ]
 }
 
@@ -96,7 +105,11 @@ pub fn small_config() -> EngineConfig {
 
 /// Capacities for the long run: still small enough to be reached by the deep profile.
 pub fn large_config() -> EngineConfig {
-    EngineConfig { max_orders: 64, max_levels_per_side: 8, ..small_config() }
+    EngineConfig {
+        max_orders: 64,
+        max_levels_per_side: 8,
+        ..small_config()
+    }
 }
 
 pub const T0: u64 = 1_700_000_000_000_000_000;
@@ -107,13 +120,26 @@ pub fn prelude() -> Vec<Command> {
     let mut v = Vec::new();
     let mut reference = 1;
     for &a in &TRADERS {
-        v.push(Command { ts_ns: T0, kind: CommandKind::CreateAccount { account: AccountId(a) } });
+        v.push(Command {
+            ts_ns: T0,
+            kind: CommandKind::CreateAccount {
+                account: AccountId(a),
+            },
+        });
     }
     for a in std::iter::once(0).chain(TRADERS) {
         for (asset, amount) in [(BTC, 30_000), (USDT, 80_000), (ETH, 30_000)] {
-            let t = Transfer { account: AccountId(a), asset, amount, reference };
+            let t = Transfer {
+                account: AccountId(a),
+                asset,
+                amount,
+                reference,
+            };
             reference += 1;
-            v.push(Command { ts_ns: T0, kind: CommandKind::Deposit(t) });
+            v.push(Command {
+                ts_ns: T0,
+                kind: CommandKind::Deposit(t),
+            });
         }
     }
     v
@@ -130,11 +156,23 @@ pub struct Profile {
     pub churn_pct: u64,
 }
 
-pub const DEFAULT_PROFILE: Profile = Profile { spread: 5, tick_pct: 4, churn_pct: 18 };
+pub const DEFAULT_PROFILE: Profile = Profile {
+    spread: 5,
+    tick_pct: 4,
+    churn_pct: 18,
+};
 /// Prices within ±2 ticks and more time ticks: crossing, STP and expiry more often.
-pub const TIGHT_PROFILE: Profile = Profile { spread: 2, tick_pct: 8, churn_pct: 18 };
+pub const TIGHT_PROFILE: Profile = Profile {
+    spread: 2,
+    tick_pct: 8,
+    churn_pct: 18,
+};
 /// Wide prices, few cancels: deep books, capacity limits.
-pub const DEEP_PROFILE: Profile = Profile { spread: 9, tick_pct: 2, churn_pct: 7 };
+pub const DEEP_PROFILE: Profile = Profile {
+    spread: 9,
+    tick_pct: 2,
+    churn_pct: 7,
+};
 
 /// `cost(k lots at the best ask) ± 2` where cost = notional + taker fee.
 fn boundary_budget(r: &mut SplitMix, model: &Model, symbol: SymbolId) -> Option<i64> {
@@ -156,7 +194,11 @@ pub struct Gen {
 
 impl Gen {
     pub fn new(profile: Profile) -> Gen {
-        Gen { ts: T0, profile, reference: 1_000 }
+        Gen {
+            ts: T0,
+            profile,
+            reference: 1_000,
+        }
     }
 
     /// One command from `seed`, looking at `model` for live orders.
@@ -176,7 +218,10 @@ impl Gen {
         let x = r.below(100);
         if x < p.tick_pct {
             self.ts += r.range(1, 25) as u64;
-            return Command { ts_ns: self.ts, kind: CommandKind::TimeTick };
+            return Command {
+                ts_ns: self.ts,
+                kind: CommandKind::TimeTick,
+            };
         }
         let x = x - p.tick_pct; // 0..100 - tick_pct
         let cancels = p.churn_pct * 2 / 5;
@@ -189,7 +234,9 @@ impl Gen {
                 0..=1 => CommandKind::MassCancel(self.mass_cancel(&mut r)),
                 2..=6 => CommandKind::Deposit(self.transfer(&mut r, true, model)),
                 7..=11 => CommandKind::Withdraw(self.transfer(&mut r, false, model)),
-                12 => CommandKind::CreateAccount { account: AccountId(r.range(0, 7) as u32) },
+                12 => CommandKind::CreateAccount {
+                    account: AccountId(r.range(0, 7) as u32),
+                },
                 _ => CommandKind::NewOrder(self.new_order(&mut r, model)),
             }
         };
@@ -198,8 +245,8 @@ impl Gen {
 
     fn account(&self, r: &mut SplitMix) -> AccountId {
         match r.below(100) {
-            0..=2 => AccountId(0),         // fee account trades too
-            3..=5 => AccountId(5),         // exists only after CreateAccount
+            0..=2 => AccountId(0),                // fee account trades too
+            3..=5 => AccountId(5),                // exists only after CreateAccount
             6 => AccountId(r.range(6, 9) as u32), // never exists
             _ => AccountId(r.pick(&TRADERS)),
         }
@@ -373,7 +420,12 @@ impl Gen {
     fn cancel(&mut self, r: &mut SplitMix, model: &Model) -> CancelOrder {
         let (owner, target) = self.target(r, model);
         let (account, symbol) = self.requester(r, owner);
-        CancelOrder { account, symbol, target, cl_ord_id: self.cl_ord_id(r) }
+        CancelOrder {
+            account,
+            symbol,
+            target,
+            cl_ord_id: self.cl_ord_id(r),
+        }
     }
 
     fn replace(&mut self, r: &mut SplitMix, model: &Model) -> ReplaceOrder {
@@ -381,7 +433,9 @@ impl Gen {
         let (account, symbol) = self.requester(r, owner);
         let found = match target {
             OrderRef::Id(id) => model.resting().find(|o| o.id == id),
-            OrderRef::ClOrdId(c) => model.resting().find(|o| o.account == account && o.cl_ord_id == c),
+            OrderRef::ClOrdId(c) => model
+                .resting()
+                .find(|o| o.account == account && o.cl_ord_id == c),
         };
         let (price, qty) = match found {
             Some(o) if r.pct(85) => {
@@ -393,7 +447,7 @@ impl Gen {
                 let qty = match r.below(100) {
                     0..=24 => o.qty,
                     25..=54 => Qty(o.cum_qty.0 + r.range(1, o.leaves.0.max(1))), // down (or same)
-                    55..=89 => Qty(o.qty.0 + r.range(1, 6)),                      // up
+                    55..=89 => Qty(o.qty.0 + r.range(1, 6)),                     // up
                     _ => self.qty(r),
                 };
                 (price, qty)
@@ -408,7 +462,14 @@ impl Gen {
             40..=59 => found.map_or(ClOrdId::EMPTY, |o| o.cl_ord_id),
             _ => self.cl_ord_id(r),
         };
-        ReplaceOrder { account, symbol, target, cl_ord_id, price, qty }
+        ReplaceOrder {
+            account,
+            symbol,
+            target,
+            cl_ord_id,
+            price,
+            qty,
+        }
     }
 
     fn mass_cancel(&mut self, r: &mut SplitMix) -> MassCancel {
@@ -417,12 +478,20 @@ impl Gen {
             1 => MassCancelScope::Symbol(self.symbol(r)),
             _ => MassCancelScope::Session(SessionId(r.below(4) as u16)),
         };
-        MassCancel { account: self.account(r), scope, cl_ord_id: self.cl_ord_id(r) }
+        MassCancel {
+            account: self.account(r),
+            scope,
+            cl_ord_id: self.cl_ord_id(r),
+        }
     }
 
     fn transfer(&mut self, r: &mut SplitMix, deposit: bool, model: &Model) -> Transfer {
         self.reference += 1;
-        let asset = if r.pct(3) { AssetId(3) } else { AssetId(r.below(3) as u16) };
+        let asset = if r.pct(3) {
+            AssetId(3)
+        } else {
+            AssetId(r.below(3) as u16)
+        };
         let account = self.account(r);
         let available = model.balance(account, asset).map_or(0, |b| b.available);
         let amount = match r.below(100) {
@@ -435,6 +504,11 @@ impl Gen {
             _ if asset == USDT => r.range(1_000, 25_000),
             _ => r.range(100, 8_000),
         };
-        Transfer { account, asset, amount, reference: self.reference }
+        Transfer {
+            account,
+            asset,
+            amount,
+            reference: self.reference,
+        }
     }
 }

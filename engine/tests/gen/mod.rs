@@ -8,14 +8,26 @@ pub use tachyon_testkit::SplitMix as Rng;
 pub const ACCOUNTS: u32 = 20;
 
 pub fn config() -> EngineConfig {
-    tachyon_testkit::two_symbol_config(tachyon_testkit::Limits { accounts: 64, orders: 20_000, levels: 4_096 }, -1, 5)
+    tachyon_testkit::two_symbol_config(
+        tachyon_testkit::Limits {
+            accounts: 64,
+            orders: 20_000,
+            levels: 4_096,
+        },
+        -1,
+        5,
+    )
 }
 
 /// A random command near a mid price so books cross often.
 pub fn command(rng: &mut Rng, ts: u64, next_id: u64) -> Command {
     let account = AccountId(1 + rng.below(ACCOUNTS as u64) as u32);
     let symbol = SymbolId(rng.below(2) as u16);
-    let side = if rng.below(2) == 0 { Side::Buy } else { Side::Sell };
+    let side = if rng.below(2) == 0 {
+        Side::Buy
+    } else {
+        Side::Sell
+    };
     // Mostly passive (buys below the mid, sells above), a fifth aggressive.
     let offset = rng.below(1_000) as i64 - if rng.below(5) == 0 { 150 } else { 0 };
     let price = Price(match side {
@@ -26,10 +38,16 @@ pub fn command(rng: &mut Rng, ts: u64, next_id: u64) -> Command {
     let target = if rng.below(2) == 0 {
         OrderRef::Id(OrderId(next_id.saturating_sub(1 + rng.below(400))))
     } else {
-        OrderRef::ClOrdId(ClOrdId::from_u64(next_id.saturating_sub(1 + rng.below(400))))
+        OrderRef::ClOrdId(ClOrdId::from_u64(
+            next_id.saturating_sub(1 + rng.below(400)),
+        ))
     };
-    let stp = [StpMode::CancelNewest, StpMode::CancelOldest, StpMode::CancelBoth, StpMode::Decrement]
-        [rng.below(4) as usize];
+    let stp = [
+        StpMode::CancelNewest,
+        StpMode::CancelOldest,
+        StpMode::CancelBoth,
+        StpMode::Decrement,
+    ][rng.below(4) as usize];
     let kind = match rng.below(100) {
         0..=39 => {
             let tif = [Tif::Gtc, Tif::Gtc, Tif::Ioc, Tif::Fok, Tif::Gtd][rng.below(5) as usize];
@@ -44,7 +62,11 @@ pub fn command(rng: &mut Rng, ts: u64, next_id: u64) -> Command {
                 qty,
                 quote_budget: 0,
                 tif,
-                expire_ns: if tif == Tif::Gtd { ts + rng.below(5_000_000) + 1 } else { 0 },
+                expire_ns: if tif == Tif::Gtd {
+                    ts + rng.below(5_000_000) + 1
+                } else {
+                    0
+                },
                 post_only: tif == Tif::Gtc && rng.below(10) == 0,
                 stp,
             })
@@ -71,7 +93,11 @@ pub fn command(rng: &mut Rng, ts: u64, next_id: u64) -> Command {
             symbol,
             side,
             ord_type: OrdType::Market,
-            price: if side == Side::Buy { Price(5_001_000) } else { Price(0) },
+            price: if side == Side::Buy {
+                Price(5_001_000)
+            } else {
+                Price(0)
+            },
             qty,
             quote_budget: 0,
             tif: Tif::Ioc,
@@ -79,7 +105,12 @@ pub fn command(rng: &mut Rng, ts: u64, next_id: u64) -> Command {
             post_only: false,
             stp,
         }),
-        50..=69 => CommandKind::Cancel(CancelOrder { account, symbol, target, cl_ord_id: ClOrdId::EMPTY }),
+        50..=69 => CommandKind::Cancel(CancelOrder {
+            account,
+            symbol,
+            target,
+            cl_ord_id: ClOrdId::EMPTY,
+        }),
         70..=92 => CommandKind::Replace(ReplaceOrder {
             account,
             symbol,
@@ -90,8 +121,11 @@ pub fn command(rng: &mut Rng, ts: u64, next_id: u64) -> Command {
         }),
         93 if rng.below(20) == 0 => CommandKind::MassCancel(MassCancel {
             account,
-            scope: [MassCancelScope::Account, MassCancelScope::Symbol(symbol), MassCancelScope::Session(SessionId(1))]
-                [rng.below(3) as usize],
+            scope: [
+                MassCancelScope::Account,
+                MassCancelScope::Symbol(symbol),
+                MassCancelScope::Session(SessionId(1)),
+            ][rng.below(3) as usize],
             cl_ord_id: ClOrdId::EMPTY,
         }),
         94..=96 => CommandKind::Deposit(Transfer {
@@ -111,7 +145,6 @@ pub fn command(rng: &mut Rng, ts: u64, next_id: u64) -> Command {
     Command { ts_ns: ts, kind }
 }
 
-
 /// A funded engine: accounts 1..=ACCOUNTS created, deposits in every asset.
 pub fn funded_engine() -> (Engine, Vec<Command>) {
     let mut engine = Engine::new(config()).unwrap();
@@ -119,8 +152,16 @@ pub fn funded_engine() -> (Engine, Vec<Command>) {
     // Base assets: a smaller amount (still far more than the flow can spend).
     for a in 1..=ACCOUNTS {
         for asset in 1..3 {
-            let t = Transfer { account: AccountId(a), asset: AssetId(asset), amount: 1_000_000_000_000, reference: 0 };
-            genesis.push(Command { ts_ns: 0, kind: CommandKind::Deposit(t) });
+            let t = Transfer {
+                account: AccountId(a),
+                asset: AssetId(asset),
+                amount: 1_000_000_000_000,
+                reference: 0,
+            };
+            genesis.push(Command {
+                ts_ns: 0,
+                kind: CommandKind::Deposit(t),
+            });
         }
     }
     let mut sink = EventHasher::default();

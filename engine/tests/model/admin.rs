@@ -26,16 +26,28 @@ impl Model {
 
     pub(super) fn deposit(&mut self, t: &Transfer, out: &mut Vec<Event>) {
         match self.check_transfer(t, true) {
-            Err(reason) => out.push(Event::AdminRejected { account: t.account, reason }),
-            Ok(()) => {
-                self.ledger(out, t.account, t.asset, t.amount, 0, LedgerReason::Deposit, t.reference)
-            }
+            Err(reason) => out.push(Event::AdminRejected {
+                account: t.account,
+                reason,
+            }),
+            Ok(()) => self.ledger(
+                out,
+                t.account,
+                t.asset,
+                t.amount,
+                0,
+                LedgerReason::Deposit,
+                t.reference,
+            ),
         }
     }
 
     pub(super) fn withdraw(&mut self, t: &Transfer, out: &mut Vec<Event>) {
         match self.check_transfer(t, false) {
-            Err(reason) => out.push(Event::AdminRejected { account: t.account, reason }),
+            Err(reason) => out.push(Event::AdminRejected {
+                account: t.account,
+                reason,
+            }),
             Ok(()) => self.ledger(
                 out,
                 t.account,
@@ -50,9 +62,15 @@ impl Model {
 
     pub(super) fn create_account(&mut self, account: AccountId, out: &mut Vec<Event>) {
         if account.0 >= self.cfg.max_accounts {
-            out.push(Event::AdminRejected { account, reason: RejectReason::InvalidAccount });
+            out.push(Event::AdminRejected {
+                account,
+                reason: RejectReason::InvalidAccount,
+            });
         } else if self.accounts.contains(&account) {
-            out.push(Event::AdminRejected { account, reason: RejectReason::AccountExists });
+            out.push(Event::AdminRejected {
+                account,
+                reason: RejectReason::AccountExists,
+            });
         } else {
             self.accounts.insert(account);
             out.push(Event::AccountCreated { account });

@@ -96,7 +96,9 @@ impl Model {
         }
         if !r.cl_ord_id.is_empty()
             && r.cl_ord_id != o.cl_ord_id
-            && self.find_by_cl(o.account, r.cl_ord_id).is_some_and(|x| x.id != o.id)
+            && self
+                .find_by_cl(o.account, r.cl_ord_id)
+                .is_some_and(|x| x.id != o.id)
         {
             return Err(DuplicateClOrdId);
         }
@@ -113,7 +115,9 @@ impl Model {
         }
         let new_open = Qty(r.qty.0 - o.cum_qty.0);
         let new_lock = self.lock_for(o.symbol, o.side, r.price, new_open);
-        let available = self.bal(o.account, self.lock_asset(o.symbol, o.side)).available;
+        let available = self
+            .bal(o.account, self.lock_asset(o.symbol, o.side))
+            .available;
         if new_lock as i128 > o.locked as i128 + available as i128 {
             return Err(InsufficientBalance);
         }
@@ -121,13 +125,15 @@ impl Model {
     }
 
     pub(super) fn replace(&mut self, r: &ReplaceOrder, out: &mut Vec<Event>) {
-        let checked = self.check_target(r.account, r.symbol, r.target).and_then(|id| {
-            let o = self.orders[&id].clone();
-            match self.check_replace(r, &o) {
-                Ok(lock) => Ok((o, lock)),
-                Err(e) => Err((e, Some(o))),
-            }
-        });
+        let checked = self
+            .check_target(r.account, r.symbol, r.target)
+            .and_then(|id| {
+                let o = self.orders[&id].clone();
+                match self.check_replace(r, &o) {
+                    Ok(lock) => Ok((o, lock)),
+                    Err(e) => Err((e, Some(o))),
+                }
+            });
         let (old, new_lock) = match checked {
             Ok(x) => x,
             Err((reason, found)) => {
@@ -155,7 +161,11 @@ impl Model {
             o.qty = r.qty;
             o.leaves = new_open;
             let state = o.state();
-            out.push(Event::OrderReplaced { state, orig_cl_ord_id, kept_priority: true });
+            out.push(Event::OrderReplaced {
+                state,
+                orig_cl_ord_id,
+                kept_priority: true,
+            });
             self.emit_level(out, old.symbol, old.side, old.price);
             let mut o = self.orders.remove(&old.id).unwrap();
             self.relock(out, &mut o, new_lock);
@@ -168,7 +178,11 @@ impl Model {
             o.price = r.price;
             o.qty = r.qty;
             o.leaves = new_open;
-            out.push(Event::OrderReplaced { state: o.state(), orig_cl_ord_id, kept_priority: false });
+            out.push(Event::OrderReplaced {
+                state: o.state(),
+                orig_cl_ord_id,
+                kept_priority: false,
+            });
             self.emit_level(out, old.symbol, old.side, old.price);
             self.relock(out, &mut o, new_lock);
             self.take(o, out);

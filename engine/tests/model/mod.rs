@@ -12,7 +12,11 @@
 //! `scenarios.rs` has hand-derived expected event lists that document the spec.
 // The model favours the spec's shape over compactness: rich error values, a ledger
 // helper with every field spelled out, explicit loops.
-#![allow(clippy::result_large_err, clippy::too_many_arguments, clippy::while_let_loop)]
+#![allow(
+    clippy::result_large_err,
+    clippy::too_many_arguments,
+    clippy::while_let_loop
+)]
 #![allow(dead_code)]
 
 mod admin;
@@ -23,9 +27,9 @@ pub mod scenarios;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use tachyon_engine::{
-    AccountId, AssetId, Balance, CancelReason, ClOrdId, Command, CommandKind, EngineConfig,
-    Event, InstrumentSpec, LedgerEntry, LedgerReason, OrdType, OrderId, OrderState, OrderView,
-    Price, Qty, SessionId, Side, StpMode, SymbolId, Tif,
+    AccountId, AssetId, Balance, CancelReason, ClOrdId, Command, CommandKind, EngineConfig, Event,
+    InstrumentSpec, LedgerEntry, LedgerReason, OrdType, OrderId, OrderState, OrderView, Price, Qty,
+    SessionId, Side, StpMode, SymbolId, Tif,
 };
 
 /// A deposit may not take an account's total in an asset above this.
@@ -220,7 +224,9 @@ impl Model {
 
     /// Resting orders of one side, best price first, time priority within a level.
     pub fn book_orders(&self, symbol: SymbolId, side: Side) -> Vec<OrderView> {
-        let Some(book) = self.books.get(symbol.0 as usize) else { return Vec::new() };
+        let Some(book) = self.books.get(symbol.0 as usize) else {
+            return Vec::new();
+        };
         let mut v = Vec::new();
         for p in book.prices(side) {
             for id in &book.side(side)[&p] {
@@ -232,7 +238,9 @@ impl Model {
 
     /// Aggregated levels `(price, qty, count)` of one side, best first.
     pub fn book_levels(&self, symbol: SymbolId, side: Side) -> Vec<(Price, Qty, u32)> {
-        let Some(book) = self.books.get(symbol.0 as usize) else { return Vec::new() };
+        let Some(book) = self.books.get(symbol.0 as usize) else {
+            return Vec::new();
+        };
         book.prices(side)
             .into_iter()
             .map(|p| {
@@ -272,7 +280,10 @@ impl Model {
                     }
                     for id in q {
                         in_books += 1;
-                        let o = self.orders.get(id).ok_or(format!("{id:?} in book, not in orders"))?;
+                        let o = self
+                            .orders
+                            .get(id)
+                            .ok_or(format!("{id:?} in book, not in orders"))?;
                         if o.symbol != sym || o.side != side || o.price != *p || o.leaves.0 <= 0 {
                             return Err(format!("{id:?} misplaced: {o:?}"));
                         }
@@ -280,14 +291,19 @@ impl Model {
                         if o.locked != want {
                             return Err(format!("{id:?} locks {} want {want}", o.locked));
                         }
-                        *locked.entry((o.account, self.lock_asset(o.symbol, o.side))).or_default() +=
-                            o.locked;
+                        *locked
+                            .entry((o.account, self.lock_asset(o.symbol, o.side)))
+                            .or_default() += o.locked;
                     }
                 }
             }
         }
         if in_books != self.orders.len() || self.orders.len() > self.cfg.max_orders as usize {
-            return Err(format!("{} orders, {} in books", self.orders.len(), in_books));
+            return Err(format!(
+                "{} orders, {} in books",
+                self.orders.len(),
+                in_books
+            ));
         }
         for (&(a, asset), b) in &self.balances {
             let want = locked.get(&(a, asset)).copied().unwrap_or(0);
@@ -341,7 +357,10 @@ impl Model {
     }
 
     fn bal(&self, account: AccountId, asset: AssetId) -> Balance {
-        self.balances.get(&(account, asset)).copied().unwrap_or_default()
+        self.balances
+            .get(&(account, asset))
+            .copied()
+            .unwrap_or_default()
     }
 
     // ---------------------------------------------------------------- shared steps
@@ -361,7 +380,10 @@ impl Model {
             return;
         }
         let b = self.balances.entry((account, asset)).or_default();
-        b.available = b.available.checked_add(delta_available).expect("available overflow");
+        b.available = b
+            .available
+            .checked_add(delta_available)
+            .expect("available overflow");
         b.locked = b.locked.checked_add(delta_locked).expect("locked overflow");
         assert!(
             b.available >= 0 && b.locked >= 0,
@@ -384,7 +406,15 @@ impl Model {
         let asset = self.lock_asset(o.symbol, o.side);
         let amount = o.locked;
         o.locked = 0;
-        self.ledger(out, o.account, asset, amount, -amount, LedgerReason::OrderUnlock, o.id.0);
+        self.ledger(
+            out,
+            o.account,
+            asset,
+            amount,
+            -amount,
+            LedgerReason::OrderUnlock,
+            o.id.0,
+        );
     }
 
     /// Moves an order's lock to `new_lock`: `OrderLock` if it grows, `OrderUnlock` if it
@@ -392,7 +422,11 @@ impl Model {
     fn relock(&mut self, out: &mut Vec<Event>, o: &mut MOrder, new_lock: i64) {
         let asset = self.lock_asset(o.symbol, o.side);
         let diff = new_lock - o.locked;
-        let reason = if diff > 0 { LedgerReason::OrderLock } else { LedgerReason::OrderUnlock };
+        let reason = if diff > 0 {
+            LedgerReason::OrderLock
+        } else {
+            LedgerReason::OrderUnlock
+        };
         o.locked = new_lock;
         self.ledger(out, o.account, asset, -diff, diff, reason, o.id.0);
     }
@@ -410,16 +444,28 @@ impl Model {
 
     fn emit_level(&self, out: &mut Vec<Event>, symbol: SymbolId, side: Side, price: Price) {
         let (qty, count) = self.level_state(symbol, side, price);
-        out.push(Event::BookLevel { symbol, side, price, qty, count });
+        out.push(Event::BookLevel {
+            symbol,
+            side,
+            price,
+            qty,
+            count,
+        });
     }
 
     /// Takes a resting order out of its level (dropping the level if it empties) and out of
     /// the order map. No events.
     fn take_from_book(&mut self, id: OrderId) -> MOrder {
-        let o = self.orders.remove(&id).expect("take_from_book: not resting");
+        let o = self
+            .orders
+            .remove(&id)
+            .expect("take_from_book: not resting");
         let levels = self.books[o.symbol.0 as usize].side_mut(o.side);
         let q = levels.get_mut(&o.price).expect("order's level missing");
-        let pos = q.iter().position(|x| *x == id).expect("order missing from its level");
+        let pos = q
+            .iter()
+            .position(|x| *x == id)
+            .expect("order missing from its level");
         q.remove(pos);
         if q.is_empty() {
             levels.remove(&o.price);
@@ -440,7 +486,12 @@ impl Model {
         let mut o = self.take_from_book(id);
         let canceled_qty = o.leaves;
         o.leaves = Qty(0);
-        out.push(Event::OrderCanceled { state: o.state(), canceled_qty, reason, request_cl_ord_id });
+        out.push(Event::OrderCanceled {
+            state: o.state(),
+            canceled_qty,
+            reason,
+            request_cl_ord_id,
+        });
         if emit_level {
             self.emit_level(out, o.symbol, o.side, o.price);
         }
@@ -451,11 +502,17 @@ impl Model {
     /// level. Capacity was checked before.
     fn rest(&mut self, out: &mut Vec<Event>, o: MOrder) {
         assert!(o.leaves.0 > 0 && !o.budget && o.ord_type == OrdType::Limit);
-        assert!(self.orders.len() < self.cfg.max_orders as usize, "model: rest over max_orders");
+        assert!(
+            self.orders.len() < self.cfg.max_orders as usize,
+            "model: rest over max_orders"
+        );
         let (symbol, side, price, id) = (o.symbol, o.side, o.price, o.id);
         let levels = self.books[symbol.0 as usize].side_mut(side);
         levels.entry(price).or_default().push_back(id);
-        assert!(levels.len() <= self.cfg.max_levels_per_side as usize, "model: too many levels");
+        assert!(
+            levels.len() <= self.cfg.max_levels_per_side as usize,
+            "model: too many levels"
+        );
         self.orders.insert(id, o);
         self.emit_level(out, symbol, side, price);
     }
@@ -465,7 +522,9 @@ impl Model {
         if cl.is_empty() {
             return None;
         }
-        self.orders.values().find(|o| o.account == account && o.cl_ord_id == cl)
+        self.orders
+            .values()
+            .find(|o| o.account == account && o.cl_ord_id == cl)
     }
 
     /// Would a post-only order at `price` on `side` take liquidity?

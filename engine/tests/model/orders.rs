@@ -53,7 +53,10 @@ impl Model {
             expire_ns: o.expire_ns,
             budget,
         };
-        out.push(Event::OrderAccepted { order_id: id, order: *o });
+        out.push(Event::OrderAccepted {
+            order_id: id,
+            order: *o,
+        });
         self.relock(out, &mut t, lock); // Ledger(OrderLock) of the lock.
 
         if o.tif == Tif::Fok && self.fok_available(&t) < t.leaves.0 {
@@ -292,12 +295,24 @@ impl Model {
                             break;
                         }
                         StpMode::CancelOldest => {
-                            self.remove_resting(out, mid, CancelReason::SelfTrade, ClOrdId::EMPTY, false);
+                            self.remove_resting(
+                                out,
+                                mid,
+                                CancelReason::SelfTrade,
+                                ClOrdId::EMPTY,
+                                false,
+                            );
                             touched = true;
                             continue;
                         }
                         StpMode::CancelBoth => {
-                            self.remove_resting(out, mid, CancelReason::SelfTrade, ClOrdId::EMPTY, false);
+                            self.remove_resting(
+                                out,
+                                mid,
+                                CancelReason::SelfTrade,
+                                ClOrdId::EMPTY,
+                                false,
+                            );
                             touched = true;
                             stop = Some(MatchEnd::StpStopped);
                             break;
@@ -373,7 +388,10 @@ impl Model {
             // too, so qty = cum_qty + leaves keeps holding (as in a FIX restatement).
             m.leaves = Qty(m.leaves.0 - d.0);
             m.qty = Qty(m.qty.0 - d.0);
-            out.push(Event::OrderReduced { state: m.state(), reduced_by: d });
+            out.push(Event::OrderReduced {
+                state: m.state(),
+                reduced_by: d,
+            });
             let new_lock = self.lock_for(m.symbol, m.side, m.price, m.leaves);
             self.relock(out, &mut m, new_lock);
             self.orders.insert(mid, m);
@@ -392,7 +410,10 @@ impl Model {
         } else {
             t.leaves = Qty(t.leaves.0 - d.0);
             t.qty = Qty(t.qty.0 - d.0);
-            out.push(Event::OrderReduced { state: t.state(), reduced_by: d });
+            out.push(Event::OrderReduced {
+                state: t.state(),
+                reduced_by: d,
+            });
             let new_lock = self.lock_for(t.symbol, t.side, t.price, t.leaves);
             self.relock(out, t, new_lock);
             false
@@ -465,19 +486,59 @@ impl Model {
         assert!(excess >= 0, "model: buyer lock too small (excess {excess})");
         buyer.locked = new_lock;
         let (buyer_acct, buyer_id) = (buyer.account, buyer.id);
-        self.ledger(out, buyer_acct, quote, excess, -(pay + excess), LedgerReason::Trade, trade_id);
+        self.ledger(
+            out,
+            buyer_acct,
+            quote,
+            excess,
+            -(pay + excess),
+            LedgerReason::Trade,
+            trade_id,
+        );
         // Buyer base.
-        self.ledger(out, buyer_acct, base, base_q, 0, LedgerReason::Trade, trade_id);
+        self.ledger(
+            out,
+            buyer_acct,
+            base,
+            base_q,
+            0,
+            LedgerReason::Trade,
+            trade_id,
+        );
         // Seller base, out of its lock.
         seller.locked -= base_q;
         assert!(seller.locked >= 0);
         let seller_acct = seller.account;
-        self.ledger(out, seller_acct, base, 0, -base_q, LedgerReason::Trade, trade_id);
+        self.ledger(
+            out,
+            seller_acct,
+            base,
+            0,
+            -base_q,
+            LedgerReason::Trade,
+            trade_id,
+        );
         // Seller quote.
-        self.ledger(out, seller_acct, quote, n - seller_fee, 0, LedgerReason::Trade, trade_id);
+        self.ledger(
+            out,
+            seller_acct,
+            quote,
+            n - seller_fee,
+            0,
+            LedgerReason::Trade,
+            trade_id,
+        );
         // Fees.
         let fee_account = self.cfg.fee_account;
-        self.ledger(out, fee_account, quote, buyer_fee + seller_fee, 0, LedgerReason::Fee, trade_id);
+        self.ledger(
+            out,
+            fee_account,
+            quote,
+            buyer_fee + seller_fee,
+            0,
+            LedgerReason::Fee,
+            trade_id,
+        );
         let _ = buyer_id;
 
         // A filled maker leaves the book without a cancel event.

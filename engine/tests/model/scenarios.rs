@@ -27,8 +27,14 @@ pub struct Scenario {
 pub fn config() -> EngineConfig {
     EngineConfig {
         assets: vec![
-            AssetSpec { code: "BTC".into(), decimals: 8 },
-            AssetSpec { code: "USD".into(), decimals: 2 },
+            AssetSpec {
+                code: "BTC".into(),
+                decimals: 8,
+            },
+            AssetSpec {
+                code: "USD".into(),
+                decimals: 2,
+            },
         ],
         instruments: vec![InstrumentSpec {
             symbol: "BTC-USD".into(),
@@ -85,11 +91,23 @@ fn new(ts: u64, o: NewOrder) -> Command {
 }
 
 fn accepted(id: u64, o: NewOrder) -> Event {
-    Event::OrderAccepted { order_id: OrderId(id), order: o }
+    Event::OrderAccepted {
+        order_id: OrderId(id),
+        order: o,
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
-fn led(a: u32, asset: AssetId, da: i64, dl: i64, aa: i64, la: i64, reason: LedgerReason, r: u64) -> Event {
+fn led(
+    a: u32,
+    asset: AssetId,
+    da: i64,
+    dl: i64,
+    aa: i64,
+    la: i64,
+    reason: LedgerReason,
+    r: u64,
+) -> Event {
     Event::Ledger(LedgerEntry {
         account: AccountId(a),
         asset,
@@ -103,11 +121,27 @@ fn led(a: u32, asset: AssetId, da: i64, dl: i64, aa: i64, la: i64, reason: Ledge
 }
 
 fn lvl(side: Side, price: i64, qty: i64, count: u32) -> Event {
-    Event::BookLevel { symbol: S, side, price: Price(price), qty: Qty(qty), count }
+    Event::BookLevel {
+        symbol: S,
+        side,
+        price: Price(price),
+        qty: Qty(qty),
+        count,
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
-fn st(id: u64, a: u32, side: Side, c: ClOrdId, price: i64, qty: i64, leaves: i64, cum: i64, cost: i64) -> OrderState {
+fn st(
+    id: u64,
+    a: u32,
+    side: Side,
+    c: ClOrdId,
+    price: i64,
+    qty: i64,
+    leaves: i64,
+    cum: i64,
+    cost: i64,
+) -> OrderState {
     OrderState {
         order_id: OrderId(id),
         account: AccountId(a),
@@ -124,7 +158,12 @@ fn st(id: u64, a: u32, side: Side, c: ClOrdId, price: i64, qty: i64, leaves: i64
 }
 
 fn canceled(state: OrderState, qty: i64, reason: CancelReason, req: ClOrdId) -> Event {
-    Event::OrderCanceled { state, canceled_qty: Qty(qty), reason, request_cl_ord_id: req }
+    Event::OrderCanceled {
+        state,
+        canceled_qty: Qty(qty),
+        reason,
+        request_cl_ord_id: req,
+    }
 }
 
 fn fill(id: u64, a: u32, leaves: i64, cum: i64, cost: i64, fee: i64) -> Fill {
@@ -141,26 +180,58 @@ fn fill(id: u64, a: u32, leaves: i64, cum: i64, cost: i64, fee: i64) -> Fill {
 }
 
 fn trade(id: u64, price: i64, qty: i64, taker_side: Side, maker: Fill, taker: Fill) -> Event {
-    Event::Trade(Trade { trade_id: id, symbol: S, price: Price(price), qty: Qty(qty), taker_side, maker, taker })
+    Event::Trade(Trade {
+        trade_id: id,
+        symbol: S,
+        price: Price(price),
+        qty: Qty(qty),
+        taker_side,
+        maker,
+        taker,
+    })
 }
 
 fn create(ts: u64, a: u32) -> (Command, Vec<Event>) {
     (
-        cmd(ts, CommandKind::CreateAccount { account: AccountId(a) }),
-        vec![Event::AccountCreated { account: AccountId(a) }],
+        cmd(
+            ts,
+            CommandKind::CreateAccount {
+                account: AccountId(a),
+            },
+        ),
+        vec![Event::AccountCreated {
+            account: AccountId(a),
+        }],
     )
 }
 
 /// Deposit into an account that holds nothing of the asset yet.
 fn fund(ts: u64, a: u32, asset: AssetId, amount: i64, reference: u64) -> (Command, Vec<Event>) {
     (
-        cmd(ts, CommandKind::Deposit(Transfer { account: AccountId(a), asset, amount, reference })),
-        vec![led(a, asset, amount, 0, amount, 0, LedgerReason::Deposit, reference)],
+        cmd(
+            ts,
+            CommandKind::Deposit(Transfer {
+                account: AccountId(a),
+                asset,
+                amount,
+                reference,
+            }),
+        ),
+        vec![led(
+            a,
+            asset,
+            amount,
+            0,
+            amount,
+            0,
+            LedgerReason::Deposit,
+            reference,
+        )],
     )
 }
 
-use LedgerReason::{Deposit, Fee, OrderLock, OrderUnlock};
 use LedgerReason::Trade as T;
+use LedgerReason::{Deposit, Fee, OrderLock, OrderUnlock};
 use Side::{Buy, Sell};
 
 // ------------------------------------------------------------------ scenarios
@@ -178,8 +249,22 @@ fn two_level_sweep() -> Scenario {
             fund(1, 1, USD, 1_000_000, 11),
             fund(1, 2, BTC, 1_000, 12),
             // Sell 3 @ 100 locks base(3) = 30.
-            (new(2, a1), vec![accepted(1, a1), led(2, BTC, -30, 30, 970, 30, OrderLock, 1), lvl(Sell, 100, 3, 1)]),
-            (new(3, a2), vec![accepted(2, a2), led(2, BTC, -20, 20, 950, 50, OrderLock, 2), lvl(Sell, 101, 2, 1)]),
+            (
+                new(2, a1),
+                vec![
+                    accepted(1, a1),
+                    led(2, BTC, -30, 30, 970, 30, OrderLock, 1),
+                    lvl(Sell, 100, 3, 1),
+                ],
+            ),
+            (
+                new(3, a2),
+                vec![
+                    accepted(2, a2),
+                    led(2, BTC, -20, 20, 950, 50, OrderLock, 2),
+                    lvl(Sell, 101, 2, 1),
+                ],
+            ),
             (
                 new(4, b),
                 vec![
@@ -187,7 +272,14 @@ fn two_level_sweep() -> Scenario {
                     accepted(3, b),
                     led(1, USD, -40_480, 40_480, 959_520, 40_480, OrderLock, 3),
                     // 3 @ 100: n = 30_000, maker fee trunc(-30) = -30, taker fee 60.
-                    trade(1, 100, 3, Buy, fill(1, 2, 0, 3, 300, -30), fill(3, 1, 1, 3, 300, 60)),
+                    trade(
+                        1,
+                        100,
+                        3,
+                        Buy,
+                        fill(1, 2, 0, 3, 300, -30),
+                        fill(3, 1, 1, 3, 300, 60),
+                    ),
                     // Lock needed for 1 lot at 101: 10_100 + trunc(20.2) = 10_120;
                     // excess = 40_480 - 30_060 - 10_120 = 300.
                     led(1, USD, 300, -30_360, 959_820, 10_120, T, 1),
@@ -197,7 +289,14 @@ fn two_level_sweep() -> Scenario {
                     led(FEE, USD, 30, 0, 30, 0, Fee, 1),
                     lvl(Sell, 100, 0, 0),
                     // 1 @ 101: n = 10_100, maker trunc(-10.1) = -10, taker trunc(20.2) = 20.
-                    trade(2, 101, 1, Buy, fill(2, 2, 1, 1, 101, -10), fill(3, 1, 0, 4, 401, 20)),
+                    trade(
+                        2,
+                        101,
+                        1,
+                        Buy,
+                        fill(2, 2, 1, 1, 101, -10),
+                        fill(3, 1, 0, 4, 401, 20),
+                    ),
                     led(1, USD, 0, -10_120, 959_820, 0, T, 2),
                     led(1, BTC, 10, 0, 40, 0, T, 2),
                     led(2, BTC, 0, -10, 950, 10, T, 2),
@@ -225,15 +324,36 @@ fn budget_market_buy() -> Scenario {
             create(1, 2),
             fund(1, 1, USD, 100_000, 1),
             fund(1, 2, BTC, 1_000, 2),
-            (new(2, a1), vec![accepted(1, a1), led(2, BTC, -20, 20, 980, 20, OrderLock, 1), lvl(Sell, 100, 2, 1)]),
-            (new(3, a2), vec![accepted(2, a2), led(2, BTC, -50, 50, 930, 70, OrderLock, 2), lvl(Sell, 102, 5, 1)]),
+            (
+                new(2, a1),
+                vec![
+                    accepted(1, a1),
+                    led(2, BTC, -20, 20, 980, 20, OrderLock, 1),
+                    lvl(Sell, 100, 2, 1),
+                ],
+            ),
+            (
+                new(3, a2),
+                vec![
+                    accepted(2, a2),
+                    led(2, BTC, -50, 50, 930, 70, OrderLock, 2),
+                    lvl(Sell, 102, 5, 1),
+                ],
+            ),
             (
                 new(4, b),
                 vec![
                     accepted(3, b),
                     led(1, USD, -45_000, 45_000, 55_000, 45_000, OrderLock, 3),
                     // At 100 one lot costs 10_000 + 20 = 10_020: 4 fit, the maker has 2.
-                    trade(1, 100, 2, Buy, fill(1, 2, 0, 2, 200, -20), fill(3, 1, 0, 2, 200, 40)),
+                    trade(
+                        1,
+                        100,
+                        2,
+                        Buy,
+                        fill(1, 2, 0, 2, 200, -20),
+                        fill(3, 1, 0, 2, 200, 40),
+                    ),
                     led(1, USD, 0, -20_040, 55_000, 24_960, T, 1),
                     led(1, BTC, 20, 0, 20, 0, T, 1),
                     led(2, BTC, 0, -20, 930, 50, T, 1),
@@ -242,7 +362,14 @@ fn budget_market_buy() -> Scenario {
                     lvl(Sell, 100, 0, 0),
                     // At 102: 2 lots = 20_400 + trunc(40.8) = 20_440 <= 24_960;
                     // 3 lots = 30_600 + 61 > 24_960. Maker fee trunc(-20.4) = -20.
-                    trade(2, 102, 2, Buy, fill(2, 2, 3, 2, 204, -20), fill(3, 1, 0, 4, 404, 40)),
+                    trade(
+                        2,
+                        102,
+                        2,
+                        Buy,
+                        fill(2, 2, 3, 2, 204, -20),
+                        fill(3, 1, 0, 4, 404, 40),
+                    ),
                     led(1, USD, 0, -20_440, 55_000, 4_520, T, 2),
                     led(1, BTC, 20, 0, 40, 0, T, 2),
                     led(2, BTC, 0, -20, 930, 30, T, 2),
@@ -250,7 +377,12 @@ fn budget_market_buy() -> Scenario {
                     led(FEE, USD, 20, 0, 40, 0, Fee, 2),
                     // 4_520 buys no lot at 102: matching stops at a touched level.
                     lvl(Sell, 102, 3, 1),
-                    canceled(st(3, 1, Buy, ClOrdId::EMPTY, 0, 0, 0, 4, 404), 0, CancelReason::Ioc, ClOrdId::EMPTY),
+                    canceled(
+                        st(3, 1, Buy, ClOrdId::EMPTY, 0, 0, 0, 4, 404),
+                        0,
+                        CancelReason::Ioc,
+                        ClOrdId::EMPTY,
+                    ),
                     led(1, USD, 4_520, -4_520, 59_520, 0, OrderUnlock, 3),
                 ],
             ),
@@ -276,28 +408,54 @@ fn budget_extra_lot_same_maker() -> Scenario {
             create(1, 2),
             fund(1, 1, USD, 100_000, 1),
             fund(1, 2, BTC, 1_000, 2),
-            (new(2, a), vec![accepted(1, a), led(2, BTC, -70, 70, 930, 70, OrderLock, 1), lvl(Sell, 101, 7, 1)]),
+            (
+                new(2, a),
+                vec![
+                    accepted(1, a),
+                    led(2, BTC, -70, 70, 930, 70, OrderLock, 1),
+                    lvl(Sell, 101, 7, 1),
+                ],
+            ),
             (
                 new(3, b),
                 vec![
                     accepted(2, b),
                     led(1, USD, -50_600, 50_600, 49_400, 50_600, OrderLock, 2),
                     // 4 @ 101: n = 40_400, maker trunc(-40.4) = -40, taker trunc(80.8) = 80.
-                    trade(1, 101, 4, Buy, fill(1, 2, 3, 4, 404, -40), fill(2, 1, 0, 4, 404, 80)),
+                    trade(
+                        1,
+                        101,
+                        4,
+                        Buy,
+                        fill(1, 2, 3, 4, 404, -40),
+                        fill(2, 1, 0, 4, 404, 80),
+                    ),
                     led(1, USD, 0, -40_480, 49_400, 10_120, T, 1),
                     led(1, BTC, 40, 0, 40, 0, T, 1),
                     led(2, BTC, 0, -40, 930, 30, T, 1),
                     led(2, USD, 40_440, 0, 40_440, 0, T, 1),
                     led(FEE, USD, 40, 0, 40, 0, Fee, 1),
                     // 1 @ 101: n = 10_100, maker trunc(-10.1) = -10, taker trunc(20.2) = 20.
-                    trade(2, 101, 1, Buy, fill(1, 2, 2, 5, 505, -10), fill(2, 1, 0, 5, 505, 20)),
+                    trade(
+                        2,
+                        101,
+                        1,
+                        Buy,
+                        fill(1, 2, 2, 5, 505, -10),
+                        fill(2, 1, 0, 5, 505, 20),
+                    ),
                     led(1, USD, 0, -10_120, 49_400, 0, T, 2),
                     led(1, BTC, 10, 0, 50, 0, T, 2),
                     led(2, BTC, 0, -10, 930, 20, T, 2),
                     led(2, USD, 10_110, 0, 50_550, 0, T, 2),
                     led(FEE, USD, 10, 0, 50, 0, Fee, 2),
                     lvl(Sell, 101, 2, 1),
-                    canceled(st(2, 1, Buy, ClOrdId::EMPTY, 0, 0, 0, 5, 505), 0, CancelReason::Ioc, ClOrdId::EMPTY),
+                    canceled(
+                        st(2, 1, Buy, ClOrdId::EMPTY, 0, 0, 0, 5, 505),
+                        0,
+                        CancelReason::Ioc,
+                        ClOrdId::EMPTY,
+                    ),
                 ],
             ),
         ],
@@ -319,8 +477,22 @@ fn stp_decrement() -> Scenario {
             fund(1, 1, USD, 1_000_000, 1),
             fund(1, 1, BTC, 1_000, 2),
             fund(1, 2, BTC, 1_000, 3),
-            (new(2, m1), vec![accepted(1, m1), led(1, BTC, -50, 50, 950, 50, OrderLock, 1), lvl(Sell, 100, 5, 1)]),
-            (new(3, m2), vec![accepted(2, m2), led(2, BTC, -40, 40, 960, 40, OrderLock, 2), lvl(Sell, 100, 9, 2)]),
+            (
+                new(2, m1),
+                vec![
+                    accepted(1, m1),
+                    led(1, BTC, -50, 50, 950, 50, OrderLock, 1),
+                    lvl(Sell, 100, 5, 1),
+                ],
+            ),
+            (
+                new(3, m2),
+                vec![
+                    accepted(2, m2),
+                    led(2, BTC, -40, 40, 960, 40, OrderLock, 2),
+                    lvl(Sell, 100, 9, 2),
+                ],
+            ),
             (
                 new(4, b),
                 vec![
@@ -328,13 +500,28 @@ fn stp_decrement() -> Scenario {
                     accepted(3, b),
                     led(1, USD, -70_140, 70_140, 929_860, 70_140, OrderLock, 3),
                     // d = min(7, 5) = 5: maker to 0 → removed (level update folded).
-                    canceled(st(1, 1, Sell, e, 100, 5, 0, 0, 0), 5, CancelReason::SelfTrade, e),
+                    canceled(
+                        st(1, 1, Sell, e, 100, 5, 0, 0, 0),
+                        5,
+                        CancelReason::SelfTrade,
+                        e,
+                    ),
                     led(1, BTC, 50, -50, 1_000, 0, OrderUnlock, 1),
                     // Taker 7 → 2: lock_buy(100, 2) = 20_040, release 50_100.
                     // A reduction shrinks qty with leaves (qty = cum + leaves): 7 → 2.
-                    Event::OrderReduced { state: st(3, 1, Buy, e, 100, 2, 2, 0, 0), reduced_by: Qty(5) },
+                    Event::OrderReduced {
+                        state: st(3, 1, Buy, e, 100, 2, 2, 0, 0),
+                        reduced_by: Qty(5),
+                    },
                     led(1, USD, 50_100, -50_100, 979_960, 20_040, OrderUnlock, 3),
-                    trade(1, 100, 2, Buy, fill(2, 2, 2, 2, 200, -20), fill(3, 1, 0, 2, 200, 40)),
+                    trade(
+                        1,
+                        100,
+                        2,
+                        Buy,
+                        fill(2, 2, 2, 2, 200, -20),
+                        fill(3, 1, 0, 2, 200, 40),
+                    ),
                     led(1, USD, 0, -20_040, 979_960, 0, T, 1),
                     led(1, BTC, 20, 0, 1_020, 0, T, 1),
                     led(2, BTC, 0, -20, 960, 20, T, 1),
@@ -361,16 +548,31 @@ fn stp_decrement_taker_finished() -> Scenario {
             create(1, 1),
             fund(1, 1, USD, 100_000, 1),
             fund(1, 1, BTC, 1_000, 2),
-            (new(2, m), vec![accepted(1, m), led(1, BTC, -50, 50, 950, 50, OrderLock, 1), lvl(Sell, 100, 5, 1)]),
+            (
+                new(2, m),
+                vec![
+                    accepted(1, m),
+                    led(1, BTC, -50, 50, 950, 50, OrderLock, 1),
+                    lvl(Sell, 100, 5, 1),
+                ],
+            ),
             (
                 new(3, b),
                 vec![
                     // lock_buy(100, 3) = 30_000 + 60.
                     accepted(2, b),
                     led(1, USD, -30_060, 30_060, 69_940, 30_060, OrderLock, 2),
-                    Event::OrderReduced { state: st(1, 1, Sell, e, 100, 2, 2, 0, 0), reduced_by: Qty(3) },
+                    Event::OrderReduced {
+                        state: st(1, 1, Sell, e, 100, 2, 2, 0, 0),
+                        reduced_by: Qty(3),
+                    },
                     led(1, BTC, 30, -30, 980, 20, OrderUnlock, 1),
-                    canceled(st(2, 1, Buy, e, 100, 3, 0, 0, 0), 3, CancelReason::SelfTrade, e),
+                    canceled(
+                        st(2, 1, Buy, e, 100, 3, 0, 0, 0),
+                        3,
+                        CancelReason::SelfTrade,
+                        e,
+                    ),
                     led(1, USD, 30_060, -30_060, 100_000, 0, OrderUnlock, 2),
                     lvl(Sell, 100, 2, 1),
                 ],
@@ -407,7 +609,11 @@ fn lifecycle() -> Scenario {
         price: Price(99),
         qty: Qty(4),
     };
-    let mc = MassCancel { account: AccountId(1), scope: MassCancelScope::Account, cl_ord_id: cl("m") };
+    let mc = MassCancel {
+        account: AccountId(1),
+        scope: MassCancelScope::Account,
+        cl_ord_id: cl("m"),
+    };
     Scenario {
         name: "FOK kill, replace keep/lose priority, GTD expiry, mass cancel",
         steps: vec![
@@ -416,9 +622,23 @@ fn lifecycle() -> Scenario {
             fund(1, 1, USD, 1_000_000, 1),
             fund(1, 2, BTC, 1_000, 2),
             // lock_buy(99, 2) = 19_800 + trunc(39.6) = 19_839.
-            (new(10, o1), vec![accepted(1, o1), led(1, USD, -19_839, 19_839, 980_161, 19_839, OrderLock, 1), lvl(Buy, 99, 2, 1)]),
+            (
+                new(10, o1),
+                vec![
+                    accepted(1, o1),
+                    led(1, USD, -19_839, 19_839, 980_161, 19_839, OrderLock, 1),
+                    lvl(Buy, 99, 2, 1),
+                ],
+            ),
             // lock_buy(99, 3) = 29_700 + trunc(59.4) = 29_759.
-            (new(11, o2), vec![accepted(2, o2), led(1, USD, -29_759, 29_759, 950_402, 49_598, OrderLock, 2), lvl(Buy, 99, 5, 2)]),
+            (
+                new(11, o2),
+                vec![
+                    accepted(2, o2),
+                    led(1, USD, -29_759, 29_759, 950_402, 49_598, OrderLock, 2),
+                    lvl(Buy, 99, 5, 2),
+                ],
+            ),
             // FOK sell 6 @ 99: only 5 bid at acceptable prices → killed, no book change.
             (
                 new(12, fok),
@@ -433,7 +653,11 @@ fn lifecycle() -> Scenario {
             (
                 cmd(13, CommandKind::Replace(rep1)),
                 vec![
-                    Event::OrderReplaced { state: st(1, 1, Buy, cl("a"), 99, 1, 1, 0, 0), orig_cl_ord_id: cl("a"), kept_priority: true },
+                    Event::OrderReplaced {
+                        state: st(1, 1, Buy, cl("a"), 99, 1, 1, 0, 0),
+                        orig_cl_ord_id: cl("a"),
+                        kept_priority: true,
+                    },
                     lvl(Buy, 99, 4, 2),
                     led(1, USD, 9_920, -9_920, 960_322, 39_678, OrderUnlock, 1),
                 ],
@@ -443,7 +667,11 @@ fn lifecycle() -> Scenario {
             (
                 cmd(14, CommandKind::Replace(rep2)),
                 vec![
-                    Event::OrderReplaced { state: st(2, 1, Buy, cl("c"), 99, 4, 4, 0, 0), orig_cl_ord_id: cl("b"), kept_priority: false },
+                    Event::OrderReplaced {
+                        state: st(2, 1, Buy, cl("c"), 99, 4, 4, 0, 0),
+                        orig_cl_ord_id: cl("b"),
+                        kept_priority: false,
+                    },
                     lvl(Buy, 99, 1, 1),
                     led(1, USD, -9_920, 9_920, 950_402, 49_598, OrderLock, 2),
                     lvl(Buy, 99, 5, 2),
@@ -453,7 +681,12 @@ fn lifecycle() -> Scenario {
             (
                 cmd(60, CommandKind::TimeTick),
                 vec![
-                    canceled(st(1, 1, Buy, cl("a"), 99, 1, 0, 0, 0), 1, CancelReason::Expired, e),
+                    canceled(
+                        st(1, 1, Buy, cl("a"), 99, 1, 0, 0, 0),
+                        1,
+                        CancelReason::Expired,
+                        e,
+                    ),
                     lvl(Buy, 99, 4, 1),
                     led(1, USD, 9_919, -9_919, 960_321, 39_679, OrderUnlock, 1),
                 ],
@@ -462,10 +695,21 @@ fn lifecycle() -> Scenario {
             (
                 cmd(61, CommandKind::MassCancel(mc)),
                 vec![
-                    canceled(st(2, 1, Buy, cl("c"), 99, 4, 0, 0, 0), 4, CancelReason::MassCancel, cl("m")),
+                    canceled(
+                        st(2, 1, Buy, cl("c"), 99, 4, 0, 0, 0),
+                        4,
+                        CancelReason::MassCancel,
+                        cl("m"),
+                    ),
                     lvl(Buy, 99, 0, 0),
                     led(1, USD, 39_679, -39_679, 1_000_000, 0, OrderUnlock, 2),
-                    Event::MassCancelReport { account: AccountId(1), scope: MassCancelScope::Account, cl_ord_id: cl("m"), canceled: 1, reject: None },
+                    Event::MassCancelReport {
+                        account: AccountId(1),
+                        scope: MassCancelScope::Account,
+                        cl_ord_id: cl("m"),
+                        canceled: 1,
+                        reject: None,
+                    },
                 ],
             ),
         ],
@@ -501,53 +745,130 @@ fn rejects() -> Scenario {
         (market(&|o| o.price = Price(151)), PriceOutOfBand),
         (market(&|o| o.quote_budget = -1), InvalidQuantity),
         (market(&|o| o.quote_budget = 10_000), InvalidQuantity), // qty != 0
-        (market(&|o| { o.quote_budget = 10_000; o.qty = Qty(0); o.tif = Tif::Fok }), InvalidTimeInForce),
-        (market(&|o| o.price = Price(0)), MarketBuyNeedsBudgetOrProtection),
+        (
+            market(&|o| {
+                o.quote_budget = 10_000;
+                o.qty = Qty(0);
+                o.tif = Tif::Fok
+            }),
+            InvalidTimeInForce,
+        ),
+        (
+            market(&|o| o.price = Price(0)),
+            MarketBuyNeedsBudgetOrProtection,
+        ),
         (with(&|o| o.qty = Qty(0)), InvalidQuantity),
         (with(&|o| o.qty = Qty(1001)), InvalidQuantity),
         (with(&|o| o.tif = Tif::Gtd), InvalidExpireTime), // expire 0 <= now
         (with(&|o| o.expire_ns = 500), InvalidExpireTime), // expiry without GTD
-        (with(&|o| { o.post_only = true; o.tif = Tif::Ioc }), InvalidTimeInForce),
+        (
+            with(&|o| {
+                o.post_only = true;
+                o.tif = Tif::Ioc
+            }),
+            InvalidTimeInForce,
+        ),
         (with(&|o| o.price = Price(59)), BelowMinNotional), // 5_900 < 6_000
-        (market(&|o| { o.quote_budget = 5_999; o.qty = Qty(0); o.price = Price(0) }), BelowMinNotional),
+        (
+            market(&|o| {
+                o.quote_budget = 5_999;
+                o.qty = Qty(0);
+                o.price = Price(0)
+            }),
+            BelowMinNotional,
+        ),
         (with(&|o| o.qty = Qty(200)), InsufficientBalance), // lock 2_004_000 > 1_000_000
     ];
     let mut steps = vec![create(1, 1), fund(1, 1, USD, 1_000_000, 1)];
     for (o, reason) in table {
         steps.push((new(5, o), vec![Event::OrderRejected { order: o, reason }]));
     }
-    Scenario { name: "reject table (check order)", steps }
+    Scenario {
+        name: "reject table (check order)",
+        steps,
+    }
 }
 
 /// Deposit and withdrawal limits.
 fn transfers() -> Scenario {
     use RejectReason::*;
     let dep = |a: u32, asset: u16, amount: i64| {
-        cmd(1, CommandKind::Deposit(Transfer { account: AccountId(a), asset: AssetId(asset), amount, reference: 7 }))
+        cmd(
+            1,
+            CommandKind::Deposit(Transfer {
+                account: AccountId(a),
+                asset: AssetId(asset),
+                amount,
+                reference: 7,
+            }),
+        )
     };
     let wd = |a: u32, asset: u16, amount: i64| {
-        cmd(1, CommandKind::Withdraw(Transfer { account: AccountId(a), asset: AssetId(asset), amount, reference: 8 }))
+        cmd(
+            1,
+            CommandKind::Withdraw(Transfer {
+                account: AccountId(a),
+                asset: AssetId(asset),
+                amount,
+                reference: 8,
+            }),
+        )
     };
-    let rej = |a: u32, reason| vec![Event::AdminRejected { account: AccountId(a), reason }];
+    let rej = |a: u32, reason| {
+        vec![Event::AdminRejected {
+            account: AccountId(a),
+            reason,
+        }]
+    };
     let max = 1i64 << 62;
     Scenario {
         name: "deposits, withdrawals, account creation",
         steps: vec![
-            (cmd(1, CommandKind::CreateAccount { account: AccountId(8) }), rej(8, InvalidAccount)),
-            (cmd(1, CommandKind::CreateAccount { account: AccountId(FEE) }), rej(FEE, AccountExists)),
+            (
+                cmd(
+                    1,
+                    CommandKind::CreateAccount {
+                        account: AccountId(8),
+                    },
+                ),
+                rej(8, InvalidAccount),
+            ),
+            (
+                cmd(
+                    1,
+                    CommandKind::CreateAccount {
+                        account: AccountId(FEE),
+                    },
+                ),
+                rej(FEE, AccountExists),
+            ),
             create(1, 3),
-            (cmd(1, CommandKind::CreateAccount { account: AccountId(3) }), rej(3, AccountExists)),
+            (
+                cmd(
+                    1,
+                    CommandKind::CreateAccount {
+                        account: AccountId(3),
+                    },
+                ),
+                rej(3, AccountExists),
+            ),
             (dep(4, 0, 1), rej(4, UnknownAccount)),
             (dep(9, 0, 1), rej(9, UnknownAccount)),
             (dep(3, 2, 1), rej(3, UnknownAsset)),
             (dep(3, 0, 0), rej(3, InvalidAmount)),
             (dep(3, 0, -5), rej(3, InvalidAmount)),
-            (dep(3, 0, max - 10), vec![led(3, BTC, max - 10, 0, max - 10, 0, Deposit, 7)]),
+            (
+                dep(3, 0, max - 10),
+                vec![led(3, BTC, max - 10, 0, max - 10, 0, Deposit, 7)],
+            ),
             (dep(3, 0, 11), rej(3, InvalidAmount)),
             (dep(3, 0, 10), vec![led(3, BTC, 10, 0, max, 0, Deposit, 7)]),
             (wd(3, 0, 0), rej(3, InvalidAmount)),
             (wd(3, 1, 1), rej(3, InsufficientBalance)),
-            (wd(3, 0, max), vec![led(3, BTC, -max, 0, 0, 0, LedgerReason::Withdrawal, 8)]),
+            (
+                wd(3, 0, max),
+                vec![led(3, BTC, -max, 0, 0, 0, LedgerReason::Withdrawal, 8)],
+            ),
             (wd(3, 0, 1), rej(3, InsufficientBalance)),
         ],
     }
@@ -560,7 +881,15 @@ fn cancels() -> Scenario {
     let mut o = limit(1, Buy, 100, 2);
     o.cl_ord_id = cl("x");
     let cancel = |a: u32, sym: u16, target: OrderRef| {
-        cmd(3, CommandKind::Cancel(CancelOrder { account: AccountId(a), symbol: SymbolId(sym), target, cl_ord_id: cl("k") }))
+        cmd(
+            3,
+            CommandKind::Cancel(CancelOrder {
+                account: AccountId(a),
+                symbol: SymbolId(sym),
+                target,
+                cl_ord_id: cl("k"),
+            }),
+        )
     };
     let rej = |a: u32, sym: u16, target: OrderRef, found: bool, reason| {
         vec![Event::CancelRejected {
@@ -585,17 +914,35 @@ fn cancels() -> Scenario {
             create(1, 2),
             fund(1, 1, USD, 100_000, 1),
             // lock_buy(100, 2) = 20_000 + 40.
-            (new(2, o), vec![accepted(1, o), led(1, USD, -20_040, 20_040, 79_960, 20_040, OrderLock, 1), lvl(Buy, 100, 2, 1)]),
+            (
+                new(2, o),
+                vec![
+                    accepted(1, o),
+                    led(1, USD, -20_040, 20_040, 79_960, 20_040, OrderLock, 1),
+                    lvl(Buy, 100, 2, 1),
+                ],
+            ),
             (cancel(5, 0, by_id), rej(5, 0, by_id, false, UnknownAccount)),
-            (cancel(1, 0, OrderRef::Id(OrderId(2))), rej(1, 0, OrderRef::Id(OrderId(2)), false, UnknownOrder)),
+            (
+                cancel(1, 0, OrderRef::Id(OrderId(2))),
+                rej(1, 0, OrderRef::Id(OrderId(2)), false, UnknownOrder),
+            ),
             (cancel(2, 0, by_cl), rej(2, 0, by_cl, false, UnknownOrder)),
             (cancel(2, 0, by_id), rej(2, 0, by_id, false, NotOwner)), // another account's order is not revealed
             (cancel(1, 1, by_id), rej(1, 1, by_id, true, UnknownOrder)),
-            (cancel(1, 0, OrderRef::ClOrdId(e)), rej(1, 0, OrderRef::ClOrdId(e), false, UnknownOrder)),
+            (
+                cancel(1, 0, OrderRef::ClOrdId(e)),
+                rej(1, 0, OrderRef::ClOrdId(e), false, UnknownOrder),
+            ),
             (
                 cancel(1, 0, by_cl),
                 vec![
-                    canceled(st(1, 1, Buy, cl("x"), 100, 2, 0, 0, 0), 2, CancelReason::UserRequest, cl("k")),
+                    canceled(
+                        st(1, 1, Buy, cl("x"), 100, 2, 0, 0, 0),
+                        2,
+                        CancelReason::UserRequest,
+                        cl("k"),
+                    ),
                     lvl(Buy, 100, 0, 0),
                     led(1, USD, 20_040, -20_040, 100_000, 0, OrderUnlock, 1),
                 ],
@@ -626,7 +973,8 @@ fn model_matches_hand_derived_scenarios() {
         for (i, (c, want)) in sc.steps.iter().enumerate() {
             let got = m.apply(c);
             assert_eq!(&got, want, "scenario {:?} step {i}: {c:?}", sc.name);
-            m.check_invariants().unwrap_or_else(|e| panic!("scenario {:?} step {i}: {e}", sc.name));
+            m.check_invariants()
+                .unwrap_or_else(|e| panic!("scenario {:?} step {i}: {e}", sc.name));
         }
     }
 }

@@ -32,9 +32,18 @@ fn harness_config() -> EngineConfig {
     };
     EngineConfig {
         assets: vec![
-            AssetSpec { code: "USDT".into(), decimals: 8 },
-            AssetSpec { code: "BTC".into(), decimals: 8 },
-            AssetSpec { code: "ETH".into(), decimals: 8 },
+            AssetSpec {
+                code: "USDT".into(),
+                decimals: 8,
+            },
+            AssetSpec {
+                code: "BTC".into(),
+                decimals: 8,
+            },
+            AssetSpec {
+                code: "ETH".into(),
+                decimals: 8,
+            },
         ],
         instruments: vec![ins("BTC-USDT", 1), ins("ETH-USDT", 2)],
         max_accounts: 64,
@@ -55,7 +64,9 @@ fn main() {
         println!("replay {} {:016x}", r.last_seq, r.state_hash);
         return;
     }
-    let dir = args.get(1).expect("usage: pipeline-harness <journal_dir> <snapshot_interval>");
+    let dir = args
+        .get(1)
+        .expect("usage: pipeline-harness <journal_dir> <snapshot_interval>");
     let snapshot_interval: u64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(0);
     let opts = PipelineOptions {
         inbound_ring_size: 1024,
@@ -81,7 +92,14 @@ fn main() {
     let rec = pipeline.recovery().clone();
     let mut released = pipeline.take_pollers().pop().unwrap();
     let mut out = BufWriter::new(std::io::stdout());
-    writeln!(out, "ready {} {:016x} {}", rec.last_seq, rec.state_hash, rec.snapshot_seq.unwrap_or(0)).unwrap();
+    writeln!(
+        out,
+        "ready {} {:016x} {}",
+        rec.last_seq,
+        rec.state_hash,
+        rec.snapshot_seq.unwrap_or(0)
+    )
+    .unwrap();
     out.flush().unwrap();
 
     // Acks on their own thread (the real gateway polls on its I/O thread).
