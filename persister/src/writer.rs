@@ -375,162 +375,190 @@ fn copy_err(table: &str) -> impl Fn(postgres::Error) -> Error + '_ {
     }
 }
 
-fn copy_new_orders(tx: &mut Transaction<'_>, b: &Batch, units: &Units) -> Result<(), Error> {
-    let e = copy_err("orders");
-    let sink = tx.copy_in(COPY_ORDERS).map_err(&e)?;
-    let mut w = BinaryCopyInWriter::new(sink, ORDERS_TYPES);
-    for r in &b.new_orders {
-        let o = &r.order;
-        let ins = units.instrument(o.symbol).ok();
-        let price_ticks = r.st.price.unwrap_or(o.price.0);
-        let qty_lots = r.st.qty.unwrap_or(o.qty.0);
-        let has_price = o.ord_type == OrdType::Limit || price_ticks != 0;
-        let price = ins.filter(|_| has_price).map(|i| i.price(price_ticks));
-        let qty = ins.map(|i| i.qty(qty_lots));
-        let budget = ins
-            .filter(|_| o.quote_budget != 0)
-            .map(|i| i.quote_amount(o.quote_budget));
-        let zero = Decimal::ZERO;
-        let (leaves, filled, quote) = match ins {
-            Some(i) => (
-                i.qty(r.st.leaves),
-                i.qty(r.st.cum_qty),
-                i.notional(r.st.cum_cost),
-            ),
-            None => (zero, zero, zero),
-        };
-        let avg = ins.and_then(|i| i.avg_price(r.st.cum_cost, r.st.cum_qty));
-        let expire = (o.expire_ns != 0).then(|| ts(o.expire_ns));
-        let order_id = r.order_id.map(|v| id(v, "order id")).transpose()?;
-        let values: [&(dyn ToSql + Sync); 25] = [
-            &id(r.created_seq, "sequence")?,
-            &order_id,
-            &(o.account.0 as i64),
-            &(o.session.0 as i32),
-            &batch::cl_ord_id_str(&r.st.cl_ord_id),
-            &(o.symbol.0 as i32),
-            &batch::side_str(o.side),
-            &batch::ord_type_str(o.ord_type),
-            &batch::tif_str(o.tif),
-            &o.post_only,
-            &batch::stp_str(o.stp),
-            &price,
-            &qty,
-            &budget,
-            &expire,
-            &r.st.status.as_str(),
-            &leaves,
-            &filled,
-            &quote,
-            &avg,
-            &r.reject.map(batch::reject_str),
-            &r.st.cancel.map(batch::cancel_str),
-            &ts(r.created_ns),
-            &id(r.st.updated_seq, "sequence")?,
-            &ts(r.st.updated_ns),
-        ];
-        w.write(&values).map_err(&e)?;
+/// One row's values, handed to `BinaryCopyInWriter::write`.
+type Put<'a> = dyn FnMut(&[&(dyn ToSql + Sync)]) -> Result<(), Error> + 'a;
+
+/// Binary COPY of `rows` into `(table, COPY statement, column types)`: `row` turns one
+/// element into values and hands them to `put`.
+fn copy_rows<T>(
+    tx: &mut Transaction<'_>,
+    (table, sql, types): (&str, &str, &[Type]),
+    rows: &[T],
+    mut row: impl FnMut(&T, &mut Put<'_>) -> Result<(), Error>,
+) -> Result<(), Error> {
+    let e = copy_err(table);
+    let sink = tx.copy_in(sql).map_err(&e)?;
+    let mut w = BinaryCopyInWriter::new(sink, types);
+    {
+        let mut put = |values: &[&(dyn ToSql + Sync)]| w.write(values).map_err(&e);
+        for r in rows {
+            row(r, &mut put)?;
+        }
     }
     w.finish().map_err(&e)?;
     Ok(())
+}
+
+fn copy_new_orders(tx: &mut Transaction<'_>, b: &Batch, units: &Units) -> Result<(), Error> {
+    copy_rows(
+        tx,
+        ("orders", COPY_ORDERS, ORDERS_TYPES),
+        &b.new_orders,
+        |r, put| {
+            let o = &r.order;
+            let ins = units.instrument(o.symbol).ok();
+            let price_ticks = r.st.price.unwrap_or(o.price.0);
+            let qty_lots = r.st.qty.unwrap_or(o.qty.0);
+            let has_price = o.ord_type == OrdType::Limit || price_ticks != 0;
+            let price = ins.filter(|_| has_price).map(|i| i.price(price_ticks));
+            let qty = ins.map(|i| i.qty(qty_lots));
+            let budget = ins
+                .filter(|_| o.quote_budget != 0)
+                .map(|i| i.quote_amount(o.quote_budget));
+            let zero = Decimal::ZERO;
+            let (leaves, filled, quote) = match ins {
+                Some(i) => (
+                    i.qty(r.st.leaves),
+                    i.qty(r.st.cum_qty),
+                    i.notional(r.st.cum_cost),
+                ),
+                None => (zero, zero, zero),
+            };
+            let avg = ins.and_then(|i| i.avg_price(r.st.cum_cost, r.st.cum_qty));
+            let expire = (o.expire_ns != 0).then(|| ts(o.expire_ns));
+            let order_id = r.order_id.map(|v| id(v, "order id")).transpose()?;
+            let values: [&(dyn ToSql + Sync); 25] = [
+                &id(r.created_seq, "sequence")?,
+                &order_id,
+                &(o.account.0 as i64),
+                &(o.session.0 as i32),
+                &batch::cl_ord_id_str(&r.st.cl_ord_id),
+                &(o.symbol.0 as i32),
+                &batch::side_str(o.side),
+                &batch::ord_type_str(o.ord_type),
+                &batch::tif_str(o.tif),
+                &o.post_only,
+                &batch::stp_str(o.stp),
+                &price,
+                &qty,
+                &budget,
+                &expire,
+                &r.st.status.as_str(),
+                &leaves,
+                &filled,
+                &quote,
+                &avg,
+                &r.reject.map(batch::reject_str),
+                &r.st.cancel.map(batch::cancel_str),
+                &ts(r.created_ns),
+                &id(r.st.updated_seq, "sequence")?,
+                &ts(r.st.updated_ns),
+            ];
+            put(&values)
+        },
+    )
 }
 
 fn copy_order_updates(tx: &mut Transaction<'_>, b: &Batch, units: &Units) -> Result<(), Error> {
-    let e = copy_err("tachyon_order_updates");
-    let sink = tx.copy_in(COPY_ORDER_UPDATES).map_err(&e)?;
-    let mut w = BinaryCopyInWriter::new(sink, ORDER_UPDATES_TYPES);
-    for u in &b.updates {
-        let i = units.instrument(u.symbol)?;
-        let s = &u.st;
-        let values: [&(dyn ToSql + Sync); 12] = [
-            &id(u.order_id, "order id")?,
-            &batch::cl_ord_id_str(&s.cl_ord_id),
-            &s.price.map(|p| i.price(p)),
-            &s.qty.map(|q| i.qty(q)),
-            &i.qty(s.leaves),
-            &i.qty(s.cum_qty),
-            &i.notional(s.cum_cost),
-            &i.avg_price(s.cum_cost, s.cum_qty),
-            &s.status.as_str(),
-            &s.cancel.map(batch::cancel_str),
-            &id(s.updated_seq, "sequence")?,
-            &ts(s.updated_ns),
-        ];
-        w.write(&values).map_err(&e)?;
-    }
-    w.finish().map_err(&e)?;
-    Ok(())
+    copy_rows(
+        tx,
+        (
+            "tachyon_order_updates",
+            COPY_ORDER_UPDATES,
+            ORDER_UPDATES_TYPES,
+        ),
+        &b.updates,
+        |u, put| {
+            let i = units.instrument(u.symbol)?;
+            let s = &u.st;
+            let values: [&(dyn ToSql + Sync); 12] = [
+                &id(u.order_id, "order id")?,
+                &batch::cl_ord_id_str(&s.cl_ord_id),
+                &s.price.map(|p| i.price(p)),
+                &s.qty.map(|q| i.qty(q)),
+                &i.qty(s.leaves),
+                &i.qty(s.cum_qty),
+                &i.notional(s.cum_cost),
+                &i.avg_price(s.cum_cost, s.cum_qty),
+                &s.status.as_str(),
+                &s.cancel.map(batch::cancel_str),
+                &id(s.updated_seq, "sequence")?,
+                &ts(s.updated_ns),
+            ];
+            put(&values)
+        },
+    )
 }
 
 fn copy_trades(tx: &mut Transaction<'_>, b: &Batch, units: &Units) -> Result<(), Error> {
-    let e = copy_err("trades");
-    let sink = tx.copy_in(COPY_TRADES).map_err(&e)?;
-    let mut w = BinaryCopyInWriter::new(sink, TRADES_TYPES);
-    for &(seq, t_ns, t) in &b.trades {
-        let i = units.instrument(t.symbol)?;
-        let values: [&(dyn ToSql + Sync); 13] = [
-            &id(t.trade_id, "trade id")?,
-            &(t.symbol.0 as i32),
-            &i.price(t.price.0),
-            &i.qty(t.qty.0),
-            &batch::side_str(t.taker_side),
-            &id(t.maker.order_id.0, "order id")?,
-            &(t.maker.account.0 as i64),
-            &id(t.taker.order_id.0, "order id")?,
-            &(t.taker.account.0 as i64),
-            &i.quote_amount(t.maker.fee),
-            &i.quote_amount(t.taker.fee),
-            &id(seq, "sequence")?,
-            &ts(t_ns),
-        ];
-        w.write(&values).map_err(&e)?;
-    }
-    w.finish().map_err(&e)?;
-    Ok(())
+    copy_rows(
+        tx,
+        ("trades", COPY_TRADES, TRADES_TYPES),
+        &b.trades,
+        |&(seq, t_ns, t), put| {
+            let i = units.instrument(t.symbol)?;
+            let values: [&(dyn ToSql + Sync); 13] = [
+                &id(t.trade_id, "trade id")?,
+                &(t.symbol.0 as i32),
+                &i.price(t.price.0),
+                &i.qty(t.qty.0),
+                &batch::side_str(t.taker_side),
+                &id(t.maker.order_id.0, "order id")?,
+                &(t.maker.account.0 as i64),
+                &id(t.taker.order_id.0, "order id")?,
+                &(t.taker.account.0 as i64),
+                &i.quote_amount(t.maker.fee),
+                &i.quote_amount(t.taker.fee),
+                &id(seq, "sequence")?,
+                &ts(t_ns),
+            ];
+            put(&values)
+        },
+    )
 }
 
 fn copy_ledger(tx: &mut Transaction<'_>, b: &Batch, units: &Units) -> Result<(), Error> {
-    let e = copy_err("ledger_entries");
-    let sink = tx.copy_in(COPY_LEDGER).map_err(&e)?;
-    let mut w = BinaryCopyInWriter::new(sink, LEDGER_TYPES);
-    for &(seq, entry_no, t_ns, l) in &b.ledger {
-        let d = units.asset_decimals(l.asset)?;
-        let values: [&(dyn ToSql + Sync); 11] = [
-            &id(seq, "sequence")?,
-            &entry_no,
-            &(l.account.0 as i64),
-            &(l.asset.0 as i32),
-            &Decimal::new(l.delta_available, d),
-            &Decimal::new(l.delta_locked, d),
-            &Decimal::new(l.available_after, d),
-            &Decimal::new(l.locked_after, d),
-            &batch::ledger_reason_str(l.reason),
-            &Decimal::from(l.reference),
-            &ts(t_ns),
-        ];
-        w.write(&values).map_err(&e)?;
-    }
-    w.finish().map_err(&e)?;
-    Ok(())
+    copy_rows(
+        tx,
+        ("ledger_entries", COPY_LEDGER, LEDGER_TYPES),
+        &b.ledger,
+        |&(seq, entry_no, t_ns, l), put| {
+            let d = units.asset_decimals(l.asset)?;
+            let values: [&(dyn ToSql + Sync); 11] = [
+                &id(seq, "sequence")?,
+                &entry_no,
+                &(l.account.0 as i64),
+                &(l.asset.0 as i32),
+                &Decimal::new(l.delta_available, d),
+                &Decimal::new(l.delta_locked, d),
+                &Decimal::new(l.available_after, d),
+                &Decimal::new(l.locked_after, d),
+                &batch::ledger_reason_str(l.reason),
+                &Decimal::from(l.reference),
+                &ts(t_ns),
+            ];
+            put(&values)
+        },
+    )
 }
 
 fn copy_balances(tx: &mut Transaction<'_>, b: &Batch, units: &Units) -> Result<(), Error> {
-    let e = copy_err("tachyon_balance_updates");
-    let sink = tx.copy_in(COPY_BALANCES).map_err(&e)?;
-    let mut w = BinaryCopyInWriter::new(sink, BALANCES_TYPES);
-    for &(account, asset, avail, locked, seq) in &b.balances {
-        let d = units.asset_decimals(tachyon_engine::AssetId(asset))?;
-        let values: [&(dyn ToSql + Sync); 5] = [
-            &(account as i64),
-            &(asset as i32),
-            &Decimal::new(avail, d),
-            &Decimal::new(locked, d),
-            &id(seq, "sequence")?,
-        ];
-        w.write(&values).map_err(&e)?;
-    }
-    w.finish().map_err(&e)?;
-    Ok(())
+    copy_rows(
+        tx,
+        ("tachyon_balance_updates", COPY_BALANCES, BALANCES_TYPES),
+        &b.balances,
+        |&(account, asset, avail, locked, seq), put| {
+            let d = units.asset_decimals(tachyon_engine::AssetId(asset))?;
+            let values: [&(dyn ToSql + Sync); 5] = [
+                &(account as i64),
+                &(asset as i32),
+                &Decimal::new(avail, d),
+                &Decimal::new(locked, d),
+                &id(seq, "sequence")?,
+            ];
+            put(&values)
+        },
+    )
 }
 
 /// Records assets, instruments and the fee account; refuses definitions that changed
