@@ -193,6 +193,29 @@ struct Touch {
     cancel: Option<CancelReason>,
 }
 
+impl Touch {
+    /// From an order's state as an event reports it; `replaced` carries the new price/qty.
+    fn from_state(
+        s: &tachyon_engine::OrderState,
+        replaced: bool,
+        status: Status,
+        cancel: Option<CancelReason>,
+    ) -> Touch {
+        Touch {
+            order_id: s.order_id.0,
+            symbol: s.symbol,
+            cl_ord_id: s.cl_ord_id,
+            price: replaced.then_some(s.price.0),
+            qty: replaced.then_some(s.qty.0),
+            leaves: s.leaves.0,
+            cum_qty: s.cum_qty.0,
+            cum_cost: s.cum_cost,
+            status,
+            cancel,
+        }
+    }
+}
+
 impl Batch {
     pub(crate) fn clear(&mut self) {
         self.accounts.clear();
@@ -287,41 +310,12 @@ impl Batch {
                     } else {
                         Status::Canceled
                     };
-                    self.touch(
-                        Touch {
-                            order_id: s.order_id.0,
-                            symbol: s.symbol,
-                            cl_ord_id: s.cl_ord_id,
-                            price: None,
-                            qty: None,
-                            leaves: s.leaves.0,
-                            cum_qty: s.cum_qty.0,
-                            cum_cost: s.cum_cost,
-                            status,
-                            cancel: Some(reason),
-                        },
-                        seq,
-                        ts,
-                    );
+                    self.touch(Touch::from_state(&s, false, status, Some(reason)), seq, ts);
                 }
                 Event::OrderReduced { state: s, .. } | Event::OrderReplaced { state: s, .. } => {
                     let replaced = matches!(e.event, Event::OrderReplaced { .. });
-                    self.touch(
-                        Touch {
-                            order_id: s.order_id.0,
-                            symbol: s.symbol,
-                            cl_ord_id: s.cl_ord_id,
-                            price: replaced.then_some(s.price.0),
-                            qty: replaced.then_some(s.qty.0),
-                            leaves: s.leaves.0,
-                            cum_qty: s.cum_qty.0,
-                            cum_cost: s.cum_cost,
-                            status: Status::open(s.leaves.0, s.cum_qty.0),
-                            cancel: None,
-                        },
-                        seq,
-                        ts,
-                    );
+                    let status = Status::open(s.leaves.0, s.cum_qty.0);
+                    self.touch(Touch::from_state(&s, replaced, status, None), seq, ts);
                 }
                 Event::Ledger(l) => {
                     self.ledger.push((seq, entry_no, ts, l));
