@@ -35,5 +35,5 @@ pub use messages::{
 pub use session::{
     prehash, sign, Action, Actions, AuthError, Authenticator, DisconnectReason, FileStore,
     LockoutPolicy, LogonContext, LogonFields, MemoryStore, SeqNums, Session, SessionConfig,
-    SessionState, SessionStore, ThrottleConfig,
+    SessionState, SessionStore, StoreLimits, ThrottleConfig,
 };

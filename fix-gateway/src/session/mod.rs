@@ -28,7 +28,7 @@ use std::net::IpAddr;
 
 pub use auth::{prehash, sign, AuthError, Authenticator, LockoutPolicy, LogonFields};
 pub use seq_numbers::SeqNums;
-pub use store::{FileStore, MemoryStore, SessionStore};
+pub use store::{FileStore, MemoryStore, SessionStore, StoreLimits};
 pub use throttle::ThrottleConfig;
 
 use crate::codec::decode::{parse_uint, Message};
@@ -277,6 +277,11 @@ impl<S: SessionStore> Session<S> {
     /// The store (e.g. to inspect it in tests).
     pub fn store(&self) -> &S {
         &self.store
+    }
+    /// Flushes the store ([`SessionStore::flush`]): call once per event-loop iteration
+    /// for a session that sent something, before writing [`Session::outbound`].
+    pub fn flush_store(&mut self) -> io::Result<()> {
+        self.store.flush()
     }
     /// Encoded frames waiting to be written.
     pub fn outbound(&self) -> &[u8] {
