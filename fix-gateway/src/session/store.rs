@@ -3,7 +3,7 @@
 //! Only application messages are stored: a ResendRequest replaces every admin message by
 //! a SequenceReset-GapFill, as the FIX spec asks, so they need not be kept.
 //!
-//! Both stores keep the newest outbound messages in a [`Ring`]: a byte ring of
+//! Both stores keep the newest outbound messages in a `Ring`: a byte ring of
 //! `max_bytes` and an index ring of `max_messages` `(seq, offset, len)` entries, both
 //! allocated once at construction. When either is full the oldest messages are evicted;
 //! a resend of an evicted sequence number is served as SequenceReset-GapFill (exactly like
@@ -559,7 +559,7 @@ fn replay(file: &File, file_len: u64, ring: &mut Ring) -> io::Result<Replay> {
 }
 
 /// File store: one append-only file `<dir>/outbound` of CRC-framed records, plus the
-/// bounded in-memory [`Ring`] that serves resends.
+/// bounded in-memory ring (see [`StoreLimits`]) that serves resends.
 ///
 /// Format: the 8-byte magic `TCHYFIX1`, then records `[len u32][crc u32][body]` (little
 /// endian; `crc` is CRC-32 of the 4 length bytes then the body) with body either
@@ -581,8 +581,7 @@ fn replay(file: &File, file_len: u64, ring: &mut Ring) -> io::Result<Replay> {
 /// limits, and `next_out` raised past the last stored message (it may have been stored
 /// but its sequence-number record lost). A torn or corrupt tail (short record or CRC
 /// mismatch) is cut off; a file well over its compacted size (twice, plus 1 MiB) is
-/// compacted: retained state written to `outbound.tmp`, fsynced, renamed over, directory
-/// fsynced.
+/// compacted (best effort; see [`FileStore::compact`]).
 #[derive(Debug)]
 pub struct FileStore {
     dir: PathBuf,
@@ -672,7 +671,9 @@ impl FileStore {
             truncated,
         };
         if store.log.len > 2 * store.compacted_len() + COMPACT_SLACK {
-            store.compact()?;
+            // Best effort: the store is correct without it (and on failure keeps the
+            // old file).
+            let _ = store.compact();
         }
         Ok(store)
     }
@@ -705,8 +706,9 @@ impl FileStore {
     /// Rewrites the file to just the retained messages and the sequence numbers:
     /// `outbound.tmp`, fsync, rename over `outbound`, fsync the directory (always, even
     /// without `sync`: the old file is being replaced). Done at open when the file is
-    /// much larger than that; the gateway may call it when a session is idle. Allocates
-    /// nothing but makes several system calls.
+    /// much larger than that; the gateway may call it when a session is idle (several
+    /// system calls and fsyncs: not for the hot path). On an error before the rename the
+    /// old file stays in use.
     pub fn compact(&mut self) -> io::Result<()> {
         self.log.write_out()?;
         let tmp_path = self.dir.join(TMP_NAME);
@@ -717,21 +719,21 @@ impl FileStore {
             .truncate(true)
             .open(&tmp_path)?;
         let mut new = Log::new(tmp, 0, std::mem::take(&mut self.log.buf));
-        let r = self.write_compacted(&mut new, &tmp_path);
-        match r {
-            Ok(()) => {
-                self.log = new;
-                Ok(())
-            }
-            Err(e) => {
-                self.log.buf = new.buf;
-                let _ = fs::remove_file(&tmp_path);
-                Err(e)
-            }
+        let r = self
+            .write_compacted(&mut new)
+            .and_then(|()| fs::rename(&tmp_path, self.dir.join(FILE_NAME)));
+        if let Err(e) = r {
+            self.log.buf = new.buf;
+            let _ = fs::remove_file(&tmp_path);
+            return Err(e);
         }
+        // Renamed: from here on the new file is the store, whatever happens next.
+        self.log = new;
+        sync_dir(&self.dir)
     }
 
-    fn write_compacted(&self, new: &mut Log, tmp_path: &Path) -> io::Result<()> {
+    /// Header, retained messages and sequence numbers into `new`, fsynced.
+    fn write_compacted(&self, new: &mut Log) -> io::Result<()> {
         new.buf[..MAGIC.len()].copy_from_slice(&MAGIC);
         new.fill = MAGIC.len();
         for i in 0..self.ring.count {
@@ -742,8 +744,7 @@ impl FileStore {
         new.write_out()?;
         new.file.sync_all()?;
         new.unsynced = false;
-        fs::rename(tmp_path, self.dir.join(FILE_NAME))?;
-        sync_dir(&self.dir)
+        Ok(())
     }
 }
 
