@@ -211,6 +211,12 @@ impl SessionStore for AnyStore {
             AnyStore::File(s) => s.reset(),
         }
     }
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            AnyStore::Memory(s) => s.flush(),
+            AnyStore::File(s) => s.flush(),
+        }
+    }
 }
 
 /// One configured session.
@@ -1093,7 +1099,22 @@ impl Io {
     }
 
     /// Writes every session's outbound bytes; closes connections that asked for it.
+    /// Each session's store is flushed first (one `write` per dirty session): a frame
+    /// reaches the wire only once its store record is in the file, so a restart never
+    /// reuses a sequence number the client has seen.
     fn write_all(&mut self) {
+        let mut store_failed: Option<usize> = None;
+        for (s, slot) in self.slots.iter_mut().enumerate() {
+            if let Err(e) = slot.session.flush_store() {
+                warn!(component = "gateway", session = %slot.cfg.sender_comp_id, error = %e,
+                    "session store write failed; disconnecting");
+                store_failed = slot.conn.or(store_failed);
+                let _ = s;
+            }
+        }
+        if let Some(c) = store_failed {
+            self.close(c, "session store failed");
+        }
         for i in 0..self.conns.len() {
             let Some(c) = self.conns[i].as_mut() else {
                 continue;
