@@ -419,3 +419,62 @@ fn hmac_logon_accepts_a_good_signature_and_refuses_a_bad_one() {
         }
     }
 }
+
+#[test]
+fn sequence_numbers_store_and_open_orders_survive_an_exchange_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    // A persistent session (reset_on_logon = false), stores under fix.store_dir.
+    let edit = |t: String| {
+        t + "\n[[fix.sessions]]\nsender_comp_id = \"PERS\"\ntarget_comp_id = \"TACHYON\"\n\
+             account = 2\nauth = { kind = \"none\" }\nreset_on_logon = false\n\
+             cancel_on_disconnect = false\n\
+             throttle = { msgs_per_sec = 100, burst = 100, max_violations = 10 }\n"
+    };
+    let start = || Exchange::start(dev_config(dir.path(), edit)).unwrap();
+
+    let ex = start();
+    let mut c = FixClient::connect(ex.fix_addr(), "PERS", "TACHYON");
+    c.send("A", &[(98, "0"), (108, "30")]);
+    assert_eq!(c.expect("A").req(34), "1");
+    nos(&mut c, "p1", "2", "60000.00", "0.001", &[]);
+    let er = c.expect("8");
+    check(&er, &[(34, "2"), (150, "0"), (11, "p1")]);
+    let order_id = er.req(37).to_string();
+    c.send("5", &[]);
+    check(&c.expect("5"), &[(34, "3")]);
+    drop(c);
+    ex.shutdown().unwrap();
+    assert!(
+        dir.path().join("fix").join("PERS").exists(),
+        "store under fix/"
+    );
+
+    let ex = start();
+    let mut c = FixClient::connect(ex.fix_addr(), "PERS", "TACHYON");
+    c.next_out = 4; // Logon 1, D 2, Logout 3 were sent before the restart
+    c.send("A", &[(98, "0"), (108, "30")]);
+    assert_eq!(c.expect("A").req(34), "4", "outbound sequence continues");
+    // The ExecutionReport sent before the restart is resent from the file store.
+    c.send("2", &[(7, "2"), (16, "2")]);
+    let again = c.expect("8");
+    check(
+        &again,
+        &[
+            (34, "2"),
+            (43, "Y"),
+            (150, "0"),
+            (11, "p1"),
+            (37, &order_id),
+        ],
+    );
+    assert!(again.get(122).is_some(), "OrigSendingTime on a resend");
+    // The order is still open after recovery, and the gateway knows it.
+    c.send("H", &[(11, "p1"), (55, "BTC-USDT"), (54, "2")]);
+    check(
+        &c.expect("8"),
+        &[(150, "I"), (39, "0"), (37, &order_id), (151, "0.00100")],
+    );
+    c.send("5", &[]);
+    c.expect("5");
+    ex.shutdown().unwrap();
+}

@@ -76,6 +76,9 @@ pub enum StoreMode {
 pub struct GatewayOptions {
     /// Session persistence.
     pub store: StoreMode,
+    /// The resting orders recovered by the pipeline ([`tachyon_pipeline::Pipeline::take_open_orders`]),
+    /// so status requests know orders placed before a restart.
+    pub open_orders: Vec<tachyon_engine::OrderView>,
 }
 
 /// Counters for the ops plane.
@@ -316,7 +319,28 @@ impl Io {
             policy,
         );
         let max_conns = cfg.fix.max_connections;
-        let open_orders = (cfg.engine.max_orders as usize).min(1 << 16);
+        let open_orders = (cfg.engine.max_orders as usize)
+            .min(1 << 16)
+            .max(opts.open_orders.len() * 2);
+        let mut orders = OrderCache::with_capacity(open_orders);
+        for o in &opts.open_orders {
+            orders.insert(
+                o.order_id.0,
+                CachedOrder {
+                    account: o.account.0,
+                    symbol: o.symbol,
+                    side: o.side,
+                    // Only limit orders rest.
+                    ord_type: tachyon_engine::OrdType::Limit,
+                    cl_ord_id: o.cl_ord_id,
+                    price: o.price.0,
+                    qty: o.qty.0,
+                    leaves: o.leaves.0,
+                    cum_qty: o.cum_qty.0,
+                    cum_cost: o.cum_cost,
+                },
+            );
+        }
         Ok(Io {
             poll,
             listener,
@@ -327,7 +351,7 @@ impl Io {
             markets: Markets::from_config(cfg),
             publisher,
             events,
-            orders: OrderCache::with_capacity(open_orders),
+            orders,
             stats,
             max_outbound: cfg.fix.max_outbound_bytes,
             max_conns,
