@@ -297,6 +297,7 @@ fn start_persister(
             // Persist in the gaps between bursts; never more than ~1M commands behind.
             yield_to_traffic: Some(Duration::from_millis(5)),
             max_lag_commands: 1_000_000,
+            priority: tachyon_persister::FollowerPriority::Nice10,
         },
         durable,
     )

@@ -1,7 +1,7 @@
 //! The batch writer: one transaction per batch, binary COPY for appends, staging tables and
 //! set-based upserts for current state, and the checkpoint in the same transaction.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use postgres::binary_copy::BinaryCopyInWriter;
 use postgres::types::{ToSql, Type};
@@ -34,6 +34,31 @@ pub struct BatchOutcome {
     pub checkpoint: u64,
 }
 
+/// Where [`Persister::write_batch`] spent its time, summed since the persister was opened
+/// (client wall clock). A COPY's figure covers encoding the rows and the server's work on
+/// them up to its `finish`; `commit` is the checkpoint update and the COMMIT.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PhaseTimes {
+    /// Batches written.
+    pub batches: u64,
+    /// Folding the events into rows.
+    pub fold: Duration,
+    /// Account inserts.
+    pub accounts: Duration,
+    /// COPY of new orders.
+    pub orders: Duration,
+    /// COPY of order changes into the staging table and the `UPDATE`.
+    pub order_updates: Duration,
+    /// COPY of trades.
+    pub trades: Duration,
+    /// COPY of ledger entries.
+    pub ledger: Duration,
+    /// COPY of balances into the staging table and the upsert.
+    pub balances: Duration,
+    /// Checkpoint update and COMMIT.
+    pub commit: Duration,
+}
+
 /// Writes engine events to PostgreSQL, exactly once.
 ///
 /// Opening migrates the schema, records the assets and instruments (refusing ones that
@@ -45,6 +70,7 @@ pub struct Persister {
     units: Units,
     checkpoint: u64,
     batch: Batch,
+    times: PhaseTimes,
     insert_account: Statement,
     apply_order_updates: Statement,
     upsert_balances: Statement,
@@ -192,6 +218,16 @@ impl Persister {
         client
             .batch_execute(STAGING)
             .ctx("creating the temporary staging tables")?;
+        // Asynchronous commit for the batches: COMMIT returns before its WAL is flushed
+        // (the WAL writer flushes within ~3 x wal_writer_delay). Safe here because the
+        // journal, not the database, is the durable record: a server crash can only lose
+        // a suffix of whole committed transactions, each carrying its own checkpoint, so the
+        // database comes back at an earlier batch boundary with a matching checkpoint and
+        // the follower re-derives the lost batches from the journal. Nothing else is told
+        // "stored" except `FollowerStats::checkpoint`, which may step back after such a crash.
+        client
+            .batch_execute("SET synchronous_commit = off")
+            .ctx("setting synchronous_commit")?;
         let checkpoint: i64 = client
             .query_one("SELECT last_seq FROM persister_checkpoint", &[])
             .ctx("reading persister_checkpoint")?
@@ -216,6 +252,7 @@ impl Persister {
             units,
             checkpoint: checkpoint as u64,
             batch: Batch::default(),
+            times: PhaseTimes::default(),
             insert_account,
             apply_order_updates,
             upsert_balances,
@@ -226,6 +263,11 @@ impl Persister {
     /// The last engine sequence stored: events of commands up to it are in the database.
     pub fn checkpoint(&self) -> u64 {
         self.checkpoint
+    }
+
+    /// Where the time went so far.
+    pub fn phase_times(&self) -> PhaseTimes {
+        self.times
     }
 
     /// The unit description in use.
@@ -258,8 +300,10 @@ impl Persister {
             return Ok(out);
         };
         let new_checkpoint = last.cmd_seq;
+        let t = Instant::now();
         self.batch.clear();
         self.batch.add(todo);
+        self.times.fold += t.elapsed();
         let result = self.write_rows(new_checkpoint, &mut out);
         self.batch.clear();
         result?;
@@ -272,6 +316,13 @@ impl Persister {
     fn write_rows(&mut self, new_checkpoint: u64, out: &mut BatchOutcome) -> Result<(), Error> {
         let b = &self.batch;
         let units = &self.units;
+        let times = &mut self.times;
+        let mut lap = Instant::now();
+        let mut clock = |slot: &mut Duration| {
+            let now = Instant::now();
+            *slot += now - lap;
+            lap = now;
+        };
         let mut tx = self
             .client
             .transaction()
@@ -283,9 +334,11 @@ impl Persister {
             )
             .with_ctx(|| format!("inserting account {account} (seq {seq})"))?;
         }
+        clock(&mut times.accounts);
         if !b.new_orders.is_empty() {
             copy_new_orders(&mut tx, b, units)?;
         }
+        clock(&mut times.orders);
         if !b.updates.is_empty() {
             copy_order_updates(&mut tx, b, units)?;
             // Temp tables have no statistics: without them the planner guesses a large
@@ -302,17 +355,21 @@ impl Persister {
                 )));
             }
         }
+        clock(&mut times.order_updates);
         if !b.trades.is_empty() {
             copy_trades(&mut tx, b, units)?;
         }
+        clock(&mut times.trades);
         if !b.ledger.is_empty() {
             copy_ledger(&mut tx, b, units)?;
         }
+        clock(&mut times.ledger);
         if !b.balances.is_empty() {
             copy_balances(&mut tx, b, units)?;
             tx.execute(&self.upsert_balances, &[])
                 .ctx("upserting balances from tachyon_balance_updates")?;
         }
+        clock(&mut times.balances);
         let n = tx
             .execute(
                 &self.move_checkpoint,
@@ -330,6 +387,8 @@ impl Persister {
         }
         tx.commit()
             .with_ctx(|| format!("committing the batch up to seq {new_checkpoint}"))?;
+        clock(&mut times.commit);
+        times.batches += 1;
         out.trades = b.trades.len();
         out.ledger_entries = b.ledger.len();
         out.orders_inserted = b.new_orders.len();

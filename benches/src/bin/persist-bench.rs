@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use rust_decimal::Decimal;
 use tachyon_engine::*;
 use tachyon_persister::postgres::{Client, NoTls};
-use tachyon_persister::{Follower, FollowerOptions, TickLot, Units};
+use tachyon_persister::{Follower, FollowerOptions, FollowerPriority, TickLot, Units};
 use tachyon_pipeline::*;
 use tachyon_testkit::{genesis, two_symbol_config, Limits, SplitMix};
 
@@ -136,6 +136,124 @@ fn drive(p: &mut Pipeline, cmds: &[Command]) -> (Duration, u64, u64) {
     (elapsed, events, trades)
 }
 
+/// CPU seconds (user + system) of a process, from /proc (Linux; 0 elsewhere).
+fn cpu_secs(pid: u32) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0.0;
+    };
+    // Fields after the command name (which may contain spaces) : state is field 3.
+    let rest = &stat[stat.rfind(')').map_or(0, |i| i + 2)..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = f[11].parse::<f64>().unwrap_or(0.0) + f[12].parse::<f64>().unwrap_or(0.0);
+    ticks / 100.0
+}
+
+/// The flow's events, computed in-process (sequence = index + 1), as the follower derives them.
+fn engine_events(cmds: &[Command]) -> Vec<OutEvent> {
+    let mut engine = Engine::new(config()).expect("engine");
+    let mut out = Vec::new();
+    let mut evs = Vec::new();
+    for (i, c) in cmds.iter().enumerate() {
+        evs.clear();
+        engine.apply(c, &mut evs);
+        let n = evs.len();
+        out.extend(evs.iter().enumerate().map(|(j, e)| OutEvent {
+            cmd_seq: i as u64 + 1,
+            ts_ns: c.ts_ns,
+            event: *e,
+            last: j + 1 == n,
+            origin: 0,
+        }));
+    }
+    out
+}
+
+/// `--direct`: the `Persister` alone over the flow's events (no pipeline, no follower),
+/// with a per-phase breakdown and the CPU used by this process and the server backend.
+fn direct(url: &str, schema: &str, cmds: &[Command], batch_cmds: usize) {
+    let events = engine_events(cmds);
+    let mut admin = Client::connect(url, NoTls).unwrap();
+    admin
+        .batch_execute(&format!("CREATE SCHEMA {schema}"))
+        .unwrap();
+    let mut pg: tachyon_persister::postgres::Config = url.parse().unwrap();
+    pg.options(&format!(
+        "-c search_path={schema} {}",
+        std::env::var("BENCH_PG_OPTIONS").unwrap_or_default()
+    ));
+    pg.application_name(schema);
+    let mut p = tachyon_persister::Persister::connect(&pg, units()).expect("persister");
+    if let Ok(sql) = std::env::var("BENCH_SQL") {
+        // Experiments only: e.g. drop an index to see what it costs.
+        admin
+            .batch_execute(&format!(
+                "SET search_path={schema}; {sql}; RESET search_path"
+            ))
+            .unwrap();
+    }
+    let backend: i32 = admin
+        .query_one(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = $1",
+            &[&schema],
+        )
+        .unwrap()
+        .get(0);
+    let mut batches = Vec::new();
+    let (mut start, mut k) = (0, 0);
+    for (i, e) in events.iter().enumerate() {
+        if e.last {
+            k += 1;
+            if k == batch_cmds || i + 1 == events.len() {
+                batches.push(&events[start..=i]);
+                start = i + 1;
+                k = 0;
+            }
+        }
+    }
+    let (c0, b0) = (cpu_secs(std::process::id()), cpu_secs(backend as u32));
+    let t0 = Instant::now();
+    let mut tot = tachyon_persister::BatchOutcome::default();
+    for b in &batches {
+        let o = p.write_batch(b).expect("write_batch");
+        tot.trades += o.trades;
+        tot.ledger_entries += o.ledger_entries;
+        tot.orders_inserted += o.orders_inserted;
+        tot.orders_updated += o.orders_updated;
+    }
+    let dt = t0.elapsed().as_secs_f64();
+    let (c1, b1) = (cpu_secs(std::process::id()), cpu_secs(backend as u32));
+    let t = p.phase_times();
+    drop(p);
+    admin
+        .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
+        .unwrap();
+    println!(
+        "direct: {} commands, {} events in {} batches of {batch_cmds} commands: {dt:.2} s",
+        cmds.len(),
+        events.len(),
+        batches.len()
+    );
+    println!(
+        "rows: trades {} ledger {} orders inserted {} orders updated {}",
+        tot.trades, tot.ledger_entries, tot.orders_inserted, tot.orders_updated
+    );
+    println!(
+        "cpu: client {:.2} s, server backend {:.2} s",
+        c1 - c0,
+        b1 - b0
+    );
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    println!(
+        "phases (ms): fold {:.0} accounts {:.0} orders {:.0} order_updates {:.0} trades {:.0} ledger {:.0} balances {:.0} commit {:.0}",
+        ms(t.fold), ms(t.accounts), ms(t.orders), ms(t.order_updates), ms(t.trades), ms(t.ledger), ms(t.balances), ms(t.commit)
+    );
+    println!(
+        "direct trades_per_s={:.0} events_per_s={:.0}",
+        tot.trades as f64 / dt,
+        events.len() as f64 / dt
+    );
+}
+
 fn main() {
     let mut n = 500_000usize;
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -164,6 +282,16 @@ fn main() {
         .batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
         .unwrap();
     let cmds = flow(n);
+    if args.iter().any(|a| a == "--direct") {
+        let batch = args
+            .iter()
+            .position(|a| a == "--batch")
+            .and_then(|i| args.get(i + 1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(4_000);
+        direct(&url, &schema, &cmds, batch);
+        return;
+    }
     let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
     println!("persist-bench: {cores} cores; {} commands (trade-heavy flow), PostgreSQL at 127.0.0.1, schemas {schema}_<round>, 3 alternating off/on rounds", cmds.len());
     println!("threads: publisher+poller (main), journaler, matcher, [persister follower], PostgreSQL backend; unpinned");
@@ -206,6 +334,7 @@ fn main() {
                 max_backoff: Duration::from_millis(200),
                 yield_to_traffic: Some(Duration::from_millis(5)),
                 max_lag_commands: 2_000_000,
+                priority: FollowerPriority::Nice10,
             },
             durable,
         )
