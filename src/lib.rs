@@ -298,6 +298,7 @@ fn start_persister(
             yield_to_traffic: Some(Duration::from_millis(5)),
             max_lag_commands: 1_000_000,
             priority: tachyon_persister::FollowerPriority::Nice10,
+            connections: 3,
         },
         durable,
     )

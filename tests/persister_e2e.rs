@@ -93,7 +93,7 @@ fn dev_exchange_persists_its_funding_exactly_once() {
         let t = Instant::now();
         while t.elapsed() < Duration::from_secs(30) {
             match rx.recv_timeout(Duration::from_millis(100)) {
-                Ok(l) if l.contains("without client entry") => break,
+                Ok(l) if l.contains("following the journal into PostgreSQL") => break,
                 _ => {}
             }
         }

@@ -5,10 +5,11 @@
 //!
 //! The journal is prepared first (40,000 trade-heavy commands on the dev market); each
 //! start of the binary recovers it and its persister (a journal follower) resumes from the
-//! checkpoint stored in PostgreSQL. "Mid-batch" is checked, not assumed: a kill counts only
-//! if the persister's backend had an open transaction that had already written rows
-//! (`backend_xid` set) and PostgreSQL reports that transaction aborted after the kill, with
-//! no row past the stored checkpoint.
+//! checkpoints stored in PostgreSQL (its three parts, written over parallel connections).
+//! "Mid-batch" is checked, not assumed: a kill counts only if one of the persister's
+//! backends had an open transaction that had already written rows (`backend_xid` set) and
+//! PostgreSQL reports that transaction aborted after the kill; after every kill no part
+//! holds a row past its own checkpoint.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -209,15 +210,27 @@ fn checkpoint(c: &mut Client) -> i64 {
         .unwrap_or(0)
 }
 
-/// The persister's backend, once it is inside a batch that has written rows: (pid, xid).
-fn writing_backend(a: &mut Client, app: &str) -> Option<(i32, i64)> {
-    a.query_opt(
+/// The persister's backends (one per connection) inside a batch that has written rows:
+/// (pid, xid).
+fn writing_backends(a: &mut Client, app: &str) -> Vec<(i32, i64)> {
+    a.query(
         "SELECT pid, backend_xid::text::bigint FROM pg_stat_activity \
          WHERE application_name = $1 AND backend_xid IS NOT NULL AND state <> 'idle'",
         &[&app],
     )
     .unwrap()
+    .iter()
     .map(|r| (r.get(0), r.get(1)))
+    .collect()
+}
+
+/// Each part's checkpoint (persister_parts).
+fn parts(c: &mut Client) -> Vec<i64> {
+    c.query("SELECT last_seq FROM persister_parts ORDER BY part", &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
 }
 
 /// `committed`, `aborted` or `in progress` for a 32-bit xid of the current epoch.
@@ -233,7 +246,7 @@ fn xact_status(a: &mut Client, xid: i64) -> String {
 
 /// Every table's full contents as text, in key order (wall-clock columns left out).
 fn dump(c: &mut Client) -> BTreeMap<&'static str, Vec<String>> {
-    let tables: [(&str, &str); 10] = [
+    let tables: [(&str, &str); 11] = [
         (
             "schema_migrations",
             "SELECT version::text || ' ' || name FROM schema_migrations ORDER BY version",
@@ -264,6 +277,10 @@ fn dump(c: &mut Client) -> BTreeMap<&'static str, Vec<String>> {
         (
             "persister_checkpoint",
             "SELECT last_seq::text FROM persister_checkpoint",
+        ),
+        (
+            "persister_parts",
+            "SELECT part || ' ' || last_seq FROM persister_parts ORDER BY part",
         ),
     ];
     tables
@@ -361,7 +378,8 @@ fn sigkill_mid_batch_repeatedly_then_the_database_equals_an_uninterrupted_run() 
         while Instant::now() < deadline {
             stored = stored || checkpoint(&mut db) > before;
             if stored {
-                if let Some(b) = writing_backend(&mut a, &schema.0) {
+                let b = writing_backends(&mut a, &schema.0);
+                if !b.is_empty() {
                     target = Some(b);
                     break;
                 }
@@ -376,7 +394,7 @@ fn sigkill_mid_batch_repeatedly_then_the_database_equals_an_uninterrupted_run() 
         }
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
-        let (pid, xid) = target.unwrap_or_else(|| {
+        let inside = target.unwrap_or_else(|| {
             panic!(
                 "persister never inside a batch (checkpoint {} → {}): {}",
                 before,
@@ -384,37 +402,44 @@ fn sigkill_mid_batch_repeatedly_then_the_database_equals_an_uninterrupted_run() 
                 std::fs::read_to_string(&log).unwrap_or_default()
             )
         });
-        // The orphaned backend notices the dead client and rolls back.
-        let t = Instant::now();
-        let status = loop {
-            let s = xact_status(&mut a, xid);
-            if s != "in progress" {
-                break s;
-            }
-            assert!(
-                t.elapsed() < Duration::from_secs(20),
-                "backend {pid} lives on"
-            );
-            std::thread::sleep(Duration::from_millis(5));
-        };
-        let after = checkpoint(&mut db);
-        // Whatever happened, the database is at a batch boundary: nothing past the checkpoint.
-        for (table, col) in [
-            ("trades", "engine_seq"),
-            ("ledger_entries", "engine_seq"),
-            ("orders", "updated_seq"),
-            ("balances", "updated_seq"),
-        ] {
-            let n: i64 = db
-                .query_one(
-                    &format!("SELECT count(*) FROM {table} WHERE {col} > $1"),
-                    &[&after],
-                )
-                .unwrap()
-                .get(0);
-            assert_eq!(n, 0, "{table} rows past the checkpoint {after}");
+        // The orphaned backends notice the dead client and roll back.
+        let mut aborted = 0;
+        for (pid, xid) in inside {
+            let t = Instant::now();
+            let status = loop {
+                let s = xact_status(&mut a, xid);
+                if s != "in progress" {
+                    break s;
+                }
+                assert!(
+                    t.elapsed() < Duration::from_secs(20),
+                    "backend {pid} lives on"
+                );
+                std::thread::sleep(Duration::from_millis(5));
+            };
+            aborted += (status == "aborted") as usize;
         }
-        if status == "aborted" {
+        let after = checkpoint(&mut db);
+        // Whatever happened, every part is at a batch boundary of its own: nothing past
+        // its checkpoint (part 0: orders, trades, balances; 1 and 2: odd and even ledger).
+        let p = parts(&mut db);
+        for (sql, cp) in [
+            ("SELECT count(*) FROM trades WHERE engine_seq > $1", p[0]),
+            ("SELECT count(*) FROM orders WHERE updated_seq > $1", p[0]),
+            ("SELECT count(*) FROM balances WHERE updated_seq > $1", p[0]),
+            (
+                "SELECT count(*) FROM ledger_entries WHERE engine_seq % 2 = 1 AND engine_seq > $1",
+                p[1],
+            ),
+            (
+                "SELECT count(*) FROM ledger_entries WHERE engine_seq % 2 = 0 AND engine_seq > $1",
+                p[2],
+            ),
+        ] {
+            let n: i64 = db.query_one(sql, &[&cp]).unwrap().get(0);
+            assert_eq!(n, 0, "{sql}: rows past the part's checkpoint {cp}");
+        }
+        if aborted > 0 {
             kills.push((before, after));
         }
         assert!(

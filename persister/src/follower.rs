@@ -47,6 +47,9 @@ pub struct FollowerOptions {
     pub max_lag_commands: u64,
     /// How the follower thread yields the CPU to the exchange's threads.
     pub priority: FollowerPriority,
+    /// PostgreSQL connections writing in parallel (1 to 3, see
+    /// [`Persister::connect_parallel`]).
+    pub connections: usize,
 }
 
 /// CPU priority of the follower thread (Linux; best effort elsewhere or when refused).
@@ -301,7 +304,7 @@ fn run(
     let mut events: Vec<OutEvent> = Vec::new();
     while !stop.load(Ordering::Acquire) {
         stats.durable.store(durable_seq(), Ordering::Release);
-        let mut p = match Persister::connect(&pg, units.clone()) {
+        let mut p = match Persister::connect_parallel(&pg, units.clone(), opts.connections) {
             Ok(p) => p,
             Err(e) => {
                 stats.connected.store(false, Ordering::Release);

@@ -41,7 +41,7 @@ pub use error::Error;
 pub use follower::{Follower, FollowerOptions, FollowerPriority, FollowerStats};
 pub use migrate::{latest_version, migrate, schema_version, Migration, MIGRATIONS};
 pub use units::{AssetUnits, InstrumentUnits, TickLot, Units, AVG_PRICE_EXTRA_DP};
-pub use writer::{BatchOutcome, Persister, PhaseTimes};
+pub use writer::{BatchOutcome, Persister, PhaseTimes, PARTS};
 
 /// The `postgres` client crate this persister is built on (for `Config` and `Client`).
 pub use postgres;

@@ -64,6 +64,7 @@ fn options(dir: &std::path::Path) -> FollowerOptions {
         yield_to_traffic: None,
         max_lag_commands: u64::MAX,
         priority: FollowerPriority::Nice10,
+        connections: 2,
     }
 }
 

@@ -170,7 +170,7 @@ fn engine_events(cmds: &[Command]) -> Vec<OutEvent> {
 
 /// `--direct`: the `Persister` alone over the flow's events (no pipeline, no follower),
 /// with a per-phase breakdown and the CPU used by this process and the server backend.
-fn direct(url: &str, schema: &str, cmds: &[Command], batch_cmds: usize) {
+fn direct(url: &str, schema: &str, cmds: &[Command], batch_cmds: usize, connections: usize) {
     let events = engine_events(cmds);
     let mut admin = Client::connect(url, NoTls).unwrap();
     admin
@@ -182,7 +182,8 @@ fn direct(url: &str, schema: &str, cmds: &[Command], batch_cmds: usize) {
         std::env::var("BENCH_PG_OPTIONS").unwrap_or_default()
     ));
     pg.application_name(schema);
-    let mut p = tachyon_persister::Persister::connect(&pg, units()).expect("persister");
+    let mut p = tachyon_persister::Persister::connect_parallel(&pg, units(), connections)
+        .expect("persister");
     if let Ok(sql) = std::env::var("BENCH_SQL") {
         // Experiments only: e.g. drop an index to see what it costs.
         admin
@@ -191,13 +192,16 @@ fn direct(url: &str, schema: &str, cmds: &[Command], batch_cmds: usize) {
             ))
             .unwrap();
     }
-    let backend: i32 = admin
-        .query_one(
+    let backends: Vec<u32> = admin
+        .query(
             "SELECT pid FROM pg_stat_activity WHERE application_name = $1",
             &[&schema],
         )
         .unwrap()
-        .get(0);
+        .iter()
+        .map(|r| r.get::<_, i32>(0) as u32)
+        .collect();
+    let server_cpu = || backends.iter().map(|&b| cpu_secs(b)).sum::<f64>();
     let mut batches = Vec::new();
     let (mut start, mut k) = (0, 0);
     for (i, e) in events.iter().enumerate() {
@@ -210,7 +214,7 @@ fn direct(url: &str, schema: &str, cmds: &[Command], batch_cmds: usize) {
             }
         }
     }
-    let (c0, b0) = (cpu_secs(std::process::id()), cpu_secs(backend as u32));
+    let (c0, b0) = (cpu_secs(std::process::id()), server_cpu());
     let t0 = Instant::now();
     let mut tot = tachyon_persister::BatchOutcome::default();
     for b in &batches {
@@ -221,14 +225,14 @@ fn direct(url: &str, schema: &str, cmds: &[Command], batch_cmds: usize) {
         tot.orders_updated += o.orders_updated;
     }
     let dt = t0.elapsed().as_secs_f64();
-    let (c1, b1) = (cpu_secs(std::process::id()), cpu_secs(backend as u32));
+    let (c1, b1) = (cpu_secs(std::process::id()), server_cpu());
     let t = p.phase_times();
     drop(p);
     admin
         .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
         .unwrap();
     println!(
-        "direct: {} commands, {} events in {} batches of {batch_cmds} commands: {dt:.2} s",
+        "direct: {} commands, {} events in {} batches of {batch_cmds} commands, {connections} connection(s): {dt:.2} s",
         cmds.len(),
         events.len(),
         batches.len()
@@ -238,7 +242,7 @@ fn direct(url: &str, schema: &str, cmds: &[Command], batch_cmds: usize) {
         tot.trades, tot.ledger_entries, tot.orders_inserted, tot.orders_updated
     );
     println!(
-        "cpu: client {:.2} s, server backend {:.2} s",
+        "cpu: client {:.2} s, server backends {:.2} s",
         c1 - c0,
         b1 - b0
     );
@@ -282,6 +286,12 @@ fn main() {
         .batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
         .unwrap();
     let cmds = flow(n);
+    let connections: usize = args
+        .iter()
+        .position(|a| a == "--connections")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3);
     if args.iter().any(|a| a == "--direct") {
         let batch = args
             .iter()
@@ -289,7 +299,7 @@ fn main() {
             .and_then(|i| args.get(i + 1))
             .and_then(|v| v.parse().ok())
             .unwrap_or(4_000);
-        direct(&url, &schema, &cmds, batch);
+        direct(&url, &schema, &cmds, batch, connections);
         return;
     }
     let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
@@ -335,6 +345,7 @@ fn main() {
                 yield_to_traffic: Some(Duration::from_millis(5)),
                 max_lag_commands: 2_000_000,
                 priority: FollowerPriority::Nice10,
+                connections,
             },
             durable,
         )
