@@ -294,8 +294,11 @@ fn start_persister(
             batch_commands: cfg.persister.batch_size.max(1) as u64,
             idle_poll: Duration::from_millis(2),
             max_backoff: Duration::from_secs(2),
-            // Persist in the gaps between bursts; never more than ~1M commands behind.
-            yield_to_traffic: Some(Duration::from_millis(5)),
+            // Persist in the gaps between bursts (more than 1,000 commands in 50 ms, i.e.
+            // 20,000/s); never more than ~1M commands behind. Slower traffic is persisted
+            // as it comes.
+            yield_to_traffic: Some(Duration::from_millis(50)),
+            burst_commands: 1_000,
             max_lag_commands: 1_000_000,
             priority: tachyon_persister::FollowerPriority::Nice10,
             connections: 3,

@@ -38,11 +38,14 @@ pub struct FollowerOptions {
     pub idle_poll: Duration,
     /// Longest back-off between reconnection attempts.
     pub max_backoff: Duration,
-    /// Yield to the matcher: while the journal grew within this period (traffic is
-    /// flowing) and the lag is below `max_lag_commands`, wait instead of writing. On a
-    /// machine with few cores this keeps bursts at full speed and persists in the gaps.
-    /// `None` = always write as soon as possible.
+    /// Yield to the matcher: while a burst of traffic is under way (the journal grew
+    /// faster than `burst_commands` per this period, within the last such period) and the
+    /// lag is below `max_lag_commands`, wait instead of writing. On a machine with few
+    /// cores this keeps bursts at full speed and persists in the gaps; slower traffic is
+    /// persisted as it comes. `None` = always write as soon as possible.
     pub yield_to_traffic: Option<Duration>,
+    /// Journal growth per `yield_to_traffic` period that counts as a burst (0 = any).
+    pub burst_commands: u64,
     /// Lag (commands) beyond which the follower writes even while traffic flows.
     pub max_lag_commands: u64,
     /// How the follower thread yields the CPU to the exchange's threads.
@@ -331,7 +334,8 @@ fn run(
         backoff = Duration::from_millis(10);
         let mut next = checkpoint + 1;
         stats.applied.store(checkpoint, Ordering::Release);
-        let (mut seen_durable, mut changed_at) = (0u64, Instant::now());
+        let mut window = (Instant::now(), durable_seq());
+        let mut burst_at: Option<Instant> = None;
         loop {
             if stop.load(Ordering::Acquire) {
                 return;
@@ -342,13 +346,26 @@ fn run(
             if let Some(t) = samples.covered(next - 1) {
                 stats.covered_at_ns.store(t, Ordering::Release);
             }
-            if durable != seen_durable {
-                seen_durable = durable;
-                changed_at = Instant::now();
-            }
             if let Some(quiet) = opts.yield_to_traffic {
+                // The journal's growth rate over the last tenth of the period at least (or
+                // since the last look, after a batch): faster than burst_commands per period
+                // = burst. New growth seen over less than that is not judged yet: wait.
+                let now = Instant::now();
+                let (span, min_span) = (now - window.0, quiet / 10);
+                let grew = durable.saturating_sub(window.1) as u128;
+                if grew > 0
+                    && grew * quiet.as_nanos()
+                        > opts.burst_commands as u128 * span.max(min_span).as_nanos()
+                {
+                    burst_at = Some(now);
+                }
+                let undecided = grew > 0 && span < min_span;
+                if span >= min_span {
+                    window = (now, durable);
+                }
                 let lag = durable.saturating_sub(next.saturating_sub(1));
-                if changed_at.elapsed() < quiet && lag < opts.max_lag_commands {
+                let burst = burst_at.is_some_and(|t| now - t < quiet);
+                if (burst || undecided) && lag < opts.max_lag_commands {
                     sleep_unless_stopped(&stop, opts.idle_poll);
                     continue;
                 }

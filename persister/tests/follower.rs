@@ -62,6 +62,7 @@ fn options(dir: &std::path::Path) -> FollowerOptions {
         idle_poll: Duration::from_millis(2),
         max_backoff: Duration::from_millis(100),
         yield_to_traffic: None,
+        burst_commands: 0,
         max_lag_commands: u64::MAX,
         priority: FollowerPriority::Nice10,
         connections: 2,
