@@ -580,14 +580,8 @@ fn market_data_snapshot_plus_incrementals_equal_the_engine_book_and_drop_copy_se
         .replace(
             "cancel_on_disconnect = true",
             "cancel_on_disconnect = false",
-        ) + "\n[[fix.sessions]]\nsender_comp_id = \"MD1\"\ntarget_comp_id = \"TACHYON\"\n\
-             kind = \"market-data\"\nauth = { kind = \"none\" }\nreset_on_logon = true\n\
-             cancel_on_disconnect = false\n\
-             throttle = { msgs_per_sec = 100, burst = 100, max_violations = 10 }\n\
-             [[fix.sessions]]\nsender_comp_id = \"DC1\"\ntarget_comp_id = \"TACHYON\"\n\
-             kind = \"drop-copy\"\naccounts = [1, 2]\nauth = { kind = \"none\" }\n\
-             reset_on_logon = true\ncancel_on_disconnect = false\n\
-             throttle = { msgs_per_sec = 100, burst = 100, max_violations = 10 }\n"
+        )
+        // MD1 (market data) and DC1 (drop copy of accounts 1-3) come from dev.toml.
     };
     let cfg = dev_config(dir.path(), edit);
     let engine_cfg = cfg.engine_config();
@@ -794,4 +788,61 @@ fn logged_on_ex(ex: &Exchange, sender: &str) -> FixClient {
     let mut c = FixClient::connect(ex.fix_addr(), sender, "TACHYON");
     c.logon(&[]);
     c
+}
+
+#[test]
+fn a_client_that_does_not_read_is_disconnected_not_buffered_without_bound() {
+    let ex = start(|t| {
+        // The first `listen` is [fix]'s.
+        t.replacen(
+            "listen = \"127.0.0.1:0\"\n",
+            "listen = \"127.0.0.1:0\"\nmax_outbound_bytes = 65_536\n",
+            1,
+        )
+    });
+    let mut c = logged_on(&ex, "DEV1");
+    // TestRequests are admin messages (not throttled); each is answered with a Heartbeat.
+    // 100k of them produce ~9 MB of replies, more than the socket buffers plus 64 KiB.
+    let mut burst = Vec::new();
+    let mut seq = c.next_out;
+    let mut wrote_all = true;
+    'outer: for _ in 0..100 {
+        burst.clear();
+        for _ in 0..1000 {
+            burst.extend_from_slice(&c.frame("1", seq, now_ns(), &[(112, "slow")]));
+            seq += 1;
+        }
+        if std::io::Write::write_all(&mut c.stream, &burst).is_err() {
+            wrote_all = false;
+            break 'outer;
+        }
+    }
+    let _ = wrote_all;
+    let stats = ex.ex.as_ref().unwrap().gateway_stats();
+    let t = std::time::Instant::now();
+    while stats
+        .slow_disconnects
+        .load(std::sync::atomic::Ordering::Relaxed)
+        == 0
+    {
+        assert!(t.elapsed() < Duration::from_secs(20), "not disconnected");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // The connection is closed: reading drains what was sent, then EOF.
+    c.stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        match std::io::Read::read(&mut c.stream, &mut buf) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
+            Err(e) => panic!("expected EOF, got {e}"),
+        }
+    }
+    // The session is free again.
+    let mut again = logged_on(&ex, "DEV1");
+    again.send("1", &[(112, "back")]);
+    check(&again.expect("0"), &[(112, "back")]);
 }
