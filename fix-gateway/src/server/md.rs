@@ -60,20 +60,20 @@ impl BookSide {
         }
     }
 
-    fn from_best(&self, idx: usize) -> usize {
+    fn rank(&self, idx: usize) -> usize {
         self.levels.len() - 1 - idx
     }
 
     fn set(&mut self, price: i64, qty: i64) -> LevelChange {
         match self.search(price) {
             Ok(i) if qty == 0 => {
-                let p = self.from_best(i);
+                let p = self.rank(i);
                 self.levels.remove(i);
                 LevelChange::Delete(p)
             }
             Ok(i) => {
                 self.levels[i].qty = qty;
-                LevelChange::Change(self.from_best(i))
+                LevelChange::Change(self.rank(i))
             }
             Err(_) if qty == 0 => LevelChange::Nothing,
             Err(i) => {
@@ -82,7 +82,7 @@ impl BookSide {
                     "book side over max_levels_per_side"
                 );
                 self.levels.insert(i, Level { price, qty });
-                LevelChange::New(self.from_best(i))
+                LevelChange::New(self.rank(i))
             }
         }
     }
