@@ -56,6 +56,9 @@ const FIRST_CONN: usize = 2;
 
 /// Per-connection receive buffer (a frame must fit; the decoder bounds BodyLength).
 const RECV_BUF: usize = 64 * 1024;
+/// Largest message we encode (a full-depth market data snapshot is the big one:
+/// ~40 bytes per level).
+const MAX_OUTBOUND_MESSAGE: usize = 256 * 1024;
 /// Session timers run this often.
 const TIMER_EVERY: Duration = Duration::from_millis(100);
 /// After the last piece of work, keep polling without sleeping this long.
@@ -338,6 +341,7 @@ impl Io {
                 }
             };
             let mut sc = SessionConfig::from_config(s);
+            sc.max_message_len = MAX_OUTBOUND_MESSAGE;
             sc.sending_time_window_ns = cfg.fix.recv_window_ms * 1_000_000;
             sc.heartbeat_min_s = cfg.fix.heartbeat_min_s;
             sc.heartbeat_max_s = cfg.fix.heartbeat_max_s;
@@ -949,9 +953,20 @@ impl Io {
             let Io {
                 md, markets, slots, ..
             } = self;
-            let _ = slots[s].session.send_app(now, b"W", |w| {
+            let sent = slots[s].session.send_transient(now, b"W", |w| {
                 md.write_snapshot(w, markets, req_id, sym, depth, book)
             });
+            if !sent {
+                // The book does not fit one message (MAX_OUTBOUND_MESSAGE): refuse
+                // rather than send a partial book that later incrementals would corrupt.
+                self.md.unsubscribe(s, req_id);
+                reject(
+                    self,
+                    b'0',
+                    "Book too deep for one snapshot message; request a smaller MarketDepth",
+                );
+                return;
+            }
         }
     }
 
@@ -1230,7 +1245,7 @@ impl Io {
                 if s.conn.is_none() {
                     return;
                 }
-                let _ = s.session.send_app(now, b"X", |w| {
+                let _ = s.session.send_transient(now, b"X", |w| {
                     md::write_incremental(w, markets, req_id, symbol, entries, seq, ev.ts_ns)
                 });
             };
