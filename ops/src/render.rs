@@ -31,6 +31,8 @@ pub(crate) fn fixed(mantissa: i128, scale: u32) -> String {
 #[derive(Clone, Debug)]
 pub(crate) struct SymbolFmt {
     pub(crate) name: String,
+    /// `name` as a JSON string literal (quotes and escapes included).
+    name_json: String,
     tick_m: i128,
     tick_s: u32,
     lot_m: i128,
@@ -57,6 +59,7 @@ impl SymbolFmt {
                 let quote_s = exact_s.max(asset_s);
                 SymbolFmt {
                     name: i.symbol.clone(),
+                    name_json: Value::from(i.symbol.as_str()).to_string(),
                     tick_m: tick.mantissa(),
                     tick_s: tick.scale(),
                     lot_m: lot.mantissa(),
@@ -188,24 +191,39 @@ pub(crate) fn depth_snapshot_msg(f: &SymbolFmt, d: &Depth) -> String {
 
 /// One depth-stream message: the level changes of one command (or part of one), in
 /// order. `U`/`u` are the first and last `seq`, `pu` the `u` of the previous message.
+/// Written directly (not through `serde_json::Value`): this runs on the consumer thread.
 pub(crate) fn depth_update_msg(f: &SymbolFmt, ts_ns: u64, ups: &[DepthUpdate]) -> String {
-    let side = |s: Side| {
-        ups.iter()
-            .filter(|u| u.side == s)
-            .map(|u| json!([f.price(u.price), f.qty(u.qty.0 as i128)]))
-            .collect::<Vec<_>>()
-    };
-    json!({
-        "e": "depthUpdate",
-        "E": ms(ts_ns),
-        "s": f.name,
-        "U": ups[0].seq,
-        "u": ups[ups.len() - 1].seq,
-        "pu": ups[0].prev_seq,
-        "b": side(Side::Buy),
-        "a": side(Side::Sell),
-    })
-    .to_string()
+    use std::fmt::Write;
+    let mut out = String::with_capacity(96 + ups.len() * 32);
+    let _ = write!(
+        out,
+        r#"{{"e":"depthUpdate","E":{},"s":{},"U":{},"u":{},"pu":{},"b":["#,
+        ms(ts_ns),
+        f.name_json,
+        ups[0].seq,
+        ups[ups.len() - 1].seq,
+        ups[0].prev_seq,
+    );
+    for (i, side) in [Side::Buy, Side::Sell].into_iter().enumerate() {
+        if i == 1 {
+            out.push_str(r#"],"a":["#);
+        }
+        let mut first = true;
+        for u in ups.iter().filter(|u| u.side == side) {
+            if !first {
+                out.push(',');
+            }
+            first = false;
+            let _ = write!(
+                out,
+                r#"["{}","{}"]"#,
+                f.price(u.price),
+                f.qty(u.qty.0 as i128)
+            );
+        }
+    }
+    out.push_str("]}");
+    out
 }
 
 /// The first message of a trade stream: trades after `seq` follow.
@@ -213,21 +231,22 @@ pub(crate) fn subscribed_msg(f: &SymbolFmt, seq: u64) -> String {
     json!({ "e": "subscribed", "s": f.name, "seq": seq }).to_string()
 }
 
-/// One trade-stream message.
+/// One trade-stream message (written directly, as [`depth_update_msg`]).
 pub(crate) fn trade_msg(f: &SymbolFmt, prev_seq: u64, t: &TapeTrade) -> String {
-    json!({
-        "e": "trade",
-        "E": ms(t.ts_ns),
-        "s": f.name,
-        "seq": t.seq,
-        "pu": prev_seq,
-        "t": t.trade_id,
-        "p": f.price(t.price),
-        "q": f.qty(t.qty.0 as i128),
-        "T": ms(t.ts_ns),
-        "m": t.taker_side == Side::Sell,
-    })
-    .to_string()
+    use std::fmt::Write;
+    let mut out = String::with_capacity(160);
+    let _ = write!(
+        out,
+        r#"{{"e":"trade","E":{ms},"s":{},"seq":{},"pu":{prev_seq},"t":{},"p":"{}","q":"{}","T":{ms},"m":{}}}"#,
+        f.name_json,
+        t.seq,
+        t.trade_id,
+        f.price(t.price),
+        f.qty(t.qty.0 as i128),
+        t.taker_side == Side::Sell,
+        ms = ms(t.ts_ns),
+    );
+    out
 }
 
 /// `GET /api/v1/trades`.
@@ -342,7 +361,65 @@ pub(crate) fn error(code: i32, msg: &str, param: Option<&str>) -> Value {
 
 #[cfg(test)]
 mod tests {
-    use super::fixed;
+    use super::*;
+    use tachyon_engine::{Qty, SymbolId};
+    use tachyon_market_data::TapeTrade;
+
+    fn fmt() -> SymbolFmt {
+        SymbolFmt {
+            name: "A\"B".into(),
+            name_json: Value::from("A\"B").to_string(),
+            tick_m: 1,
+            tick_s: 2,
+            lot_m: 1,
+            lot_s: 3,
+            quote_m: 1,
+            quote_s: 5,
+        }
+    }
+
+    #[test]
+    fn stream_messages_are_the_json_they_claim() {
+        let f = fmt();
+        let up = |seq, prev_seq, side, price, qty| DepthUpdate {
+            symbol: SymbolId(0),
+            seq,
+            prev_seq,
+            side,
+            price: Price(price),
+            qty: Qty(qty),
+            count: 1,
+        };
+        let ups = [
+            up(5, 2, Side::Sell, 10_001, 1_500),
+            up(6, 5, Side::Buy, 9_999, 0),
+            up(8, 6, Side::Sell, 10_002, 7),
+        ];
+        let v: Value = serde_json::from_str(&depth_update_msg(&f, 3_000_000, &ups)).unwrap();
+        assert_eq!(
+            v,
+            json!({"e": "depthUpdate", "E": 3, "s": "A\"B", "U": 5, "u": 8, "pu": 2,
+                   "b": [["99.99", "0.000"]], "a": [["100.01", "1.500"], ["100.02", "0.007"]]})
+        );
+        let only_bids = [up(9, 8, Side::Buy, 1, 1)];
+        let v: Value = serde_json::from_str(&depth_update_msg(&f, 0, &only_bids)).unwrap();
+        assert_eq!(v["a"], json!([]));
+        assert_eq!(v["b"], json!([["0.01", "0.001"]]));
+        let t = TapeTrade {
+            trade_id: 77,
+            seq: 12,
+            price: Price(12_345),
+            qty: Qty(2),
+            taker_side: Side::Sell,
+            ts_ns: 5_999_999,
+        };
+        let v: Value = serde_json::from_str(&trade_msg(&f, 9, &t)).unwrap();
+        assert_eq!(
+            v,
+            json!({"e": "trade", "E": 5, "s": "A\"B", "seq": 12, "pu": 9, "t": 77,
+                   "p": "123.45", "q": "0.002", "T": 5, "m": true})
+        );
+    }
 
     #[test]
     fn fixed_decimals_are_exact() {

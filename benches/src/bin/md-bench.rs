@@ -136,7 +136,7 @@ fn start(cfg: &Config) -> (Pipeline, tachyon_ops::OpsHandle) {
 
 /// Command `i` of the flow: even = resting sell, odd = the buy that takes it.
 fn command(i: u64) -> Command {
-    let (account, side) = if i % 2 == 0 {
+    let (account, side) = if i.is_multiple_of(2) {
         (1, Side::Sell)
     } else {
         (2, Side::Buy)
