@@ -194,6 +194,35 @@ impl MarketData {
         }
     }
 
+    /// Sets every book from resting orders (aggregated per price level), as
+    /// [`MarketData::seed_books`] does from an engine.
+    pub fn seed_orders(&mut self, orders: &[tachyon_engine::OrderView]) {
+        let mut levels: std::collections::BTreeMap<(u16, bool, i64), (i64, u32)> =
+            Default::default();
+        for o in orders {
+            let l = levels
+                .entry((o.symbol.0, o.side == Side::Buy, o.price.0))
+                .or_default();
+            l.0 += o.leaves.0;
+            l.1 += 1;
+        }
+        for s in self.symbols.iter_mut() {
+            s.book.clear();
+            s.seq += 1;
+        }
+        for ((sym, buy, price), (qty, count)) in levels {
+            if let Some(s) = self.symbols.get_mut(sym as usize) {
+                let side = if buy { Side::Buy } else { Side::Sell };
+                s.book.set(
+                    side,
+                    tachyon_engine::Price(price),
+                    tachyon_engine::Qty(qty),
+                    count,
+                );
+            }
+        }
+    }
+
     /// Applies one engine event stamped with its command's time. Returns the public change
     /// it made, if any (book levels and trades; every other event is private).
     pub fn apply(&mut self, ts_ns: u64, event: &Event) -> Option<Update> {

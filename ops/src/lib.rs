@@ -54,6 +54,12 @@ impl OpsHandle {
         self.addr
     }
 
+    /// Attaches a market-data consumer thread started with
+    /// [`OpsState::spawn_consumer`], so [`OpsHandle::join`] waits for it.
+    pub fn set_consumer(&mut self, consumer: JoinHandle<()>) {
+        self.consumer = Some(consumer);
+    }
+
     /// The shared state (to feed events or seed books in tests and tools).
     pub fn state(&self) -> &OpsState {
         &self.state

@@ -241,6 +241,12 @@ impl OpsState {
         self.shared.core().md.seed_books(engine);
     }
 
+    /// Sets the books from resting orders (the pipeline's recovered open orders,
+    /// [`tachyon_pipeline::Pipeline::take_open_orders`]), before any event is applied.
+    pub fn seed_orders(&self, orders: &[tachyon_engine::OrderView]) {
+        self.shared.core().md.seed_orders(orders);
+    }
+
     /// Applies released events as the consumer thread does (for tests and tools that
     /// have events but no pipeline).
     pub fn feed(&self, events: &[OutEvent]) {
@@ -259,6 +265,7 @@ impl OpsState {
                 ts_ns,
                 event: *e,
                 last: i + 1 == n,
+                origin: 0,
             })
             .collect();
         self.feed(&out);
