@@ -151,6 +151,7 @@ pub(crate) fn ord_rej(reason: RejectReason) -> (u32, &'static str) {
     use RejectReason::*;
     let code = match reason {
         UnknownSymbol => 1,
+        SymbolHalted => 2, // Exchange closed
         UnknownOrder => 5,
         DuplicateClOrdId => 6,
         InsufficientBalance => 3,
@@ -167,6 +168,7 @@ pub(crate) fn cxl_rej(reason: RejectReason) -> u32 {
         // Another account's order is never revealed: it is "unknown".
         RejectReason::UnknownOrder | RejectReason::NotOwner => 1,
         RejectReason::DuplicateClOrdId => 6,
+        // Including SymbolHalted and AccountSuspended: FIX 4.4 has no closer code.
         _ => 99,
     }
 }
@@ -193,6 +195,8 @@ pub(crate) fn reject_text(reason: RejectReason) -> &'static str {
         InvalidAmount => "Invalid amount",
         AccountExists => "Account exists",
         InvalidAccount => "Invalid account",
+        SymbolHalted => "Symbol halted",
+        AccountSuspended => "Account suspended",
     }
 }
 
@@ -599,7 +603,9 @@ pub(crate) fn on_event(
         Event::BookLevel { .. }
         | Event::Ledger(_)
         | Event::AccountCreated { .. }
-        | Event::AdminRejected { .. } => {}
+        | Event::AdminRejected { .. }
+        | Event::SymbolStatus { .. }
+        | Event::AccountStatus { .. } => {}
     }
 }
 
@@ -702,3 +708,4 @@ pub(crate) fn open_orders_of(
     v.sort_unstable_by_key(|(id, _)| *id);
     v
 }
+
