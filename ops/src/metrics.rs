@@ -74,7 +74,7 @@ impl Counters {
 }
 
 /// Every reject reason, with its metric label.
-const REJECT_REASONS: [RejectReason; 20] = [
+const REJECT_REASONS: [RejectReason; 22] = [
     RejectReason::UnknownAccount,
     RejectReason::UnknownSymbol,
     RejectReason::UnknownAsset,
@@ -95,6 +95,8 @@ const REJECT_REASONS: [RejectReason; 20] = [
     RejectReason::InvalidAmount,
     RejectReason::AccountExists,
     RejectReason::InvalidAccount,
+    RejectReason::SymbolHalted,
+    RejectReason::AccountSuspended,
 ];
 
 pub(crate) fn reject_label(r: RejectReason) -> &'static str {
@@ -119,6 +121,8 @@ pub(crate) fn reject_label(r: RejectReason) -> &'static str {
         RejectReason::InvalidAmount => "invalid_amount",
         RejectReason::AccountExists => "account_exists",
         RejectReason::InvalidAccount => "invalid_account",
+        RejectReason::SymbolHalted => "symbol_halted",
+        RejectReason::AccountSuspended => "account_suspended",
     }
 }
 
