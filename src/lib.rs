@@ -91,6 +91,7 @@ impl Exchange {
         });
         let ops_state = tachyon_ops::OpsState::new(&cfg, stats.clone(), lag);
         ops_state.seed_orders(&open_orders);
+        ops_state.enable_admin(pipeline.publisher());
         let md_thread = ops_state
             .spawn_consumer(md_events)
             .map_err(|e| format!("ops: spawn market-data thread: {e}"))?;
@@ -186,6 +187,8 @@ impl Exchange {
             ..
         } = self;
         let mut released = gateway.stop()?;
+        // The pipeline drains once every publisher is gone: the admin API holds one.
+        ops.state().disable_admin();
         info!(
             component = "pipeline",
             "shutdown: draining rings, writing final snapshot"
