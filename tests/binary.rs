@@ -15,7 +15,11 @@ fn dev_config_with(dir: &Path, journal_dir: &str) -> std::path::PathBuf {
         .lines()
         .find(|l| l.trim_start().starts_with("journal_dir"))
         .expect("journal_dir key");
-    let text = text.replace(line, &format!("journal_dir = {journal_dir:?}"));
+    let text = text
+        .replace(line, &format!("journal_dir = {journal_dir:?}"))
+        // Tests run in parallel: let the OS pick the ports.
+        .replace("listen = \"127.0.0.1:9878\"", "listen = \"127.0.0.1:0\"")
+        .replace("listen = \"127.0.0.1:9880\"", "listen = \"127.0.0.1:0\"");
     let path = dir.join("test.toml");
     std::fs::write(&path, text).unwrap();
     path

@@ -17,6 +17,18 @@ const ENGINE_NOTIONAL_DEN: i128 = 10;
 const ENGINE_UNITS_LIMIT: i128 = 1 << 62;
 
 impl Config {
+    /// Where the FIX session stores live: `fix.store_dir`, else `fix` next to
+    /// `engine.journal_dir`.
+    pub fn fix_store_dir(&self) -> std::path::PathBuf {
+        match &self.fix.store_dir {
+            Some(d) => d.clone(),
+            None => match self.engine.journal_dir.parent() {
+                Some(p) => p.join("fix"),
+                None => std::path::PathBuf::from("fix"),
+            },
+        }
+    }
+
     /// The engine's configuration: assets and instruments in file order (their indices
     /// are the `AssetId`s and `SymbolId`s) with every decimal converted to integer units.
     ///

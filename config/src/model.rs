@@ -99,6 +99,62 @@ pub struct FixSection {
     /// `[[fix.sessions]]`: the sessions allowed to log on.
     #[serde(default)]
     pub sessions: Vec<FixSession>,
+    /// Directory of the sessions' sequence numbers and outbound message stores (optional;
+    /// default: `fix` next to `engine.journal_dir`).
+    #[serde(default)]
+    pub store_dir: Option<PathBuf>,
+    /// Maximum |SendingTime − now| accepted on every inbound message, Logon signatures
+    /// included (optional, default 5000 ms).
+    #[serde(default = "default_recv_window_ms")]
+    pub recv_window_ms: u64,
+    /// Accepted HeartBtInt(108) range in seconds (optional, default 1..=120).
+    #[serde(default = "default_heartbeat_min_s")]
+    pub heartbeat_min_s: u32,
+    /// Upper bound of HeartBtInt(108), seconds (optional, default 120).
+    #[serde(default = "default_heartbeat_max_s")]
+    pub heartbeat_max_s: u32,
+    /// Failed Logons per key id or source address, within `lockout_window_s`, before
+    /// that key or address is locked out (optional, default 5).
+    #[serde(default = "default_lockout_max_failures")]
+    pub lockout_max_failures: u32,
+    /// Window in which failed Logons are counted, seconds (optional, default 60).
+    #[serde(default = "default_lockout_window_s")]
+    pub lockout_window_s: u64,
+    /// How long a locked-out key or address is refused, seconds (optional, default 300).
+    #[serde(default = "default_lockout_duration_s")]
+    pub lockout_duration_s: u64,
+    /// Bound on a session's unsent outbound bytes; a client that reads slower than this
+    /// is disconnected (optional, default 8 MiB).
+    #[serde(default = "default_max_outbound_bytes")]
+    pub max_outbound_bytes: usize,
+    /// Simultaneous TCP connections accepted, logged on or not (optional, default 256).
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+}
+
+fn default_recv_window_ms() -> u64 {
+    5_000
+}
+fn default_heartbeat_min_s() -> u32 {
+    1
+}
+fn default_heartbeat_max_s() -> u32 {
+    120
+}
+fn default_lockout_max_failures() -> u32 {
+    5
+}
+fn default_lockout_window_s() -> u64 {
+    60
+}
+fn default_lockout_duration_s() -> u64 {
+    300
+}
+fn default_max_outbound_bytes() -> usize {
+    8 << 20
+}
+fn default_max_connections() -> usize {
+    256
 }
 
 /// One `[[fix.sessions]]` entry.

@@ -358,6 +358,47 @@ fn comp_id(key: String, value: &str) -> Result<(), Problem> {
 }
 
 fn sessions(c: &Config) -> Result<(), Problem> {
+    let f = &c.fix;
+    if !(1..=3_600_000).contains(&f.recv_window_ms) {
+        return problem(
+            "fix.recv_window_ms",
+            format!("must be between 1 and 3600000, got {}", f.recv_window_ms),
+        );
+    }
+    range_u32("fix.heartbeat_min_s", f.heartbeat_min_s, 1, 3600)?;
+    range_u32(
+        "fix.heartbeat_max_s",
+        f.heartbeat_max_s,
+        f.heartbeat_min_s,
+        3600,
+    )?;
+    range_u32(
+        "fix.lockout_max_failures",
+        f.lockout_max_failures,
+        1,
+        1_000_000,
+    )?;
+    if f.lockout_window_s == 0 {
+        return problem("fix.lockout_window_s", "must be at least 1");
+    }
+    if f.lockout_duration_s == 0 {
+        return problem("fix.lockout_duration_s", "must be at least 1");
+    }
+    if !(64 << 10..=1 << 30).contains(&f.max_outbound_bytes) {
+        return problem(
+            "fix.max_outbound_bytes",
+            format!(
+                "must be between 65536 and 1073741824, got {}",
+                f.max_outbound_bytes
+            ),
+        );
+    }
+    if !(1..=65_536).contains(&f.max_connections) {
+        return problem(
+            "fix.max_connections",
+            format!("must be between 1 and 65536, got {}", f.max_connections),
+        );
+    }
     let mut pairs: BTreeMap<(&str, &str), usize> = BTreeMap::new();
     let mut key_ids: BTreeMap<&str, usize> = BTreeMap::new();
     for (i, s) in c.fix.sessions.iter().enumerate() {

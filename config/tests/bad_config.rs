@@ -464,6 +464,51 @@ fn cases() -> Vec<Case> {
             "also fix.listen",
         ),
         case(
+            "recv window zero",
+            edit(
+                "listen = \"127.0.0.1:9878\"",
+                "listen = \"127.0.0.1:9878\"\nrecv_window_ms = 0",
+            ),
+            "fix.recv_window_ms",
+            "between 1 and 3600000",
+        ),
+        case(
+            "heartbeat range inverted",
+            edit(
+                "listen = \"127.0.0.1:9878\"",
+                "listen = \"127.0.0.1:9878\"\nheartbeat_min_s = 30\nheartbeat_max_s = 10",
+            ),
+            "fix.heartbeat_max_s",
+            "between 30 and 3600",
+        ),
+        case(
+            "outbound bound too small",
+            edit(
+                "listen = \"127.0.0.1:9878\"",
+                "listen = \"127.0.0.1:9878\"\nmax_outbound_bytes = 100",
+            ),
+            "fix.max_outbound_bytes",
+            "between 65536",
+        ),
+        case(
+            "no connections",
+            edit(
+                "listen = \"127.0.0.1:9878\"",
+                "listen = \"127.0.0.1:9878\"\nmax_connections = 0",
+            ),
+            "fix.max_connections",
+            "between 1 and 65536",
+        ),
+        case(
+            "lockout window zero",
+            edit(
+                "listen = \"127.0.0.1:9878\"",
+                "listen = \"127.0.0.1:9878\"\nlockout_window_s = 0",
+            ),
+            "fix.lockout_window_s",
+            "at least 1",
+        ),
+        case(
             "batch size zero",
             edit("batch_size = 100", "batch_size = 0"),
             "persister.batch_size",

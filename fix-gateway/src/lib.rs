@@ -1,4 +1,4 @@
-//! FIX 4.4 gateway for Tachyon: the pure parts.
+//! FIX 4.4 gateway for Tachyon.
 //!
 //! - [`decode`] / [`MessageWriter`]: a zero-copy, allocation-free tag=value codec.
 //! - [`validate`]: dictionary validation into SessionRejectReason(373) codes.
@@ -8,13 +8,15 @@
 //! Custom tag 7928 ([`TAG_STP_MODE`]) selects self-trade prevention on D and G:
 //! 1 cancel newest (default), 2 cancel oldest, 3 cancel both, 4 decrement.
 //!
-//! Sockets (mio) and the pipeline wiring are not here yet.
+//! - [`Gateway`]: the mio I/O thread that runs sessions over TCP, publishes orders into
+//!   the pipeline and turns released engine events into ExecutionReports.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
 mod codec;
 mod dictionary;
 mod messages;
+mod server;
 mod session;
 
 pub use codec::decimal::{parse_decimal, DecimalError, Grid};
@@ -32,6 +34,7 @@ pub use messages::{
     OrderCancelReplaceRequest, OrderCancelRequest, OrderMassCancelRequest, OrderMassStatusRequest,
     OrderStatusRequest, PriceQtyGrid,
 };
+pub use server::{Gateway, GatewayOptions, GatewayStats, StoreMode};
 pub use session::{
     prehash, sign, Action, Actions, AuthError, Authenticator, DisconnectReason, FileStore,
     LockoutPolicy, LogonContext, LogonFields, MemoryStore, SeqNums, Session, SessionConfig,

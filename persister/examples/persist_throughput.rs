@@ -90,6 +90,7 @@ fn main() {
             ts_ns: c.ts_ns,
             event: *e,
             last: j + 1 == n,
+            origin: 0,
         }));
     }
     let trades = events

@@ -157,6 +157,7 @@ impl EventSink for Collect<'_> {
             ts_ns: self.ts_ns,
             event,
             last: false,
+            origin: 0,
         });
     }
 }

@@ -232,6 +232,7 @@ fn a_second_writer_on_the_same_schema_cannot_double_write() {
             count: 0,
         },
         last: true,
+        origin: 0,
     }];
     p1.write_batch(&no_rows).unwrap();
     let err = p3.write_batch(&no_rows).unwrap_err();

@@ -18,7 +18,7 @@ mod wait;
 
 pub use pipeline::{
     wall_clock_ns, CommandPublisher, CoreMode, Pipeline, PipelineOptions, PipelineStats,
-    PollResult, RecoveryInfo, ReleasedEvents,
+    PollResult, RecoveryInfo, ReleaseWake, ReleasedEvents,
 };
 pub use recovery::{replay, ReplayReport};
 pub use slots::{InSlot, OutEvent};

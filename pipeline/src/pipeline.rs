@@ -89,6 +89,48 @@ pub struct PipelineStats {
     pub journal_failed: AtomicBool,
     /// First journal error, for the operator.
     pub journal_error: Mutex<Option<String>>,
+    /// Highest command sequence whose events are all in the outbound ring.
+    pub emitted_seq: AtomicU64,
+    /// Wake-up of a sleeping event consumer (the gateway's I/O thread).
+    pub release_wake: ReleaseWake,
+}
+
+/// Lets one event consumer sleep (e.g. in `epoll_wait`) and be woken when an event may
+/// have become releasable: the matcher checks after each batch it emitted, the journaler
+/// after each commit. The check is one fence and one load while the consumer is awake;
+/// the wake-up callback (a syscall, typically) runs only when it sleeps.
+#[derive(Default)]
+pub struct ReleaseWake {
+    sleeping: AtomicBool,
+    waker: std::sync::OnceLock<Box<dyn Fn() + Send + Sync>>,
+}
+
+impl std::fmt::Debug for ReleaseWake {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReleaseWake")
+            .field("sleeping", &self.sleeping.load(Ordering::Relaxed))
+            .field("waker_set", &self.waker.get().is_some())
+            .finish()
+    }
+}
+
+impl ReleaseWake {
+    /// Installs the wake-up callback (once; later calls are ignored).
+    pub fn set_waker(&self, f: Box<dyn Fn() + Send + Sync>) {
+        let _ = self.waker.set(f);
+    }
+
+    #[inline]
+    fn notify(&self) {
+        // Pairs with the SeqCst store in `ReleasedEvents::prepare_sleep`: either the
+        // sleeper sees our progress, or we see it asleep.
+        std::sync::atomic::fence(Ordering::SeqCst);
+        if self.sleeping.load(Ordering::Relaxed) && self.sleeping.swap(false, Ordering::SeqCst) {
+            if let Some(f) = self.waker.get() {
+                f();
+            }
+        }
+    }
 }
 
 /// A handle to publish commands (cloneable per producer thread).
@@ -102,13 +144,30 @@ pub struct CommandPublisher {
 impl CommandPublisher {
     /// Publishes a command, waiting while the ring is full.
     pub fn publish(&mut self, cmd: Command) {
-        self.producer.publish(|slot| slot.cmd = cmd);
-        wake_all(&self.wakers);
+        self.publish_from(0, cmd);
     }
 
     /// Publishes unless the ring is full (back-pressure: the caller stops reading input).
     pub fn try_publish(&mut self, cmd: Command) -> Result<(), RingBufferFull> {
-        self.producer.try_publish(|slot| slot.cmd = cmd)?;
+        self.try_publish_from(0, cmd)
+    }
+
+    /// [`CommandPublisher::publish`] with a producer tag copied to the command's events
+    /// ([`OutEvent::origin`]).
+    pub fn publish_from(&mut self, origin: u32, cmd: Command) {
+        self.producer.publish(|slot| {
+            slot.cmd = cmd;
+            slot.origin = origin;
+        });
+        wake_all(&self.wakers);
+    }
+
+    /// [`CommandPublisher::try_publish`] with a producer tag.
+    pub fn try_publish_from(&mut self, origin: u32, cmd: Command) -> Result<(), RingBufferFull> {
+        self.producer.try_publish(|slot| {
+            slot.cmd = cmd;
+            slot.origin = origin;
+        })?;
         wake_all(&self.wakers);
         Ok(())
     }
@@ -121,6 +180,8 @@ pub struct ReleasedEvents {
     stats: Arc<PipelineStats>,
     pending: std::collections::VecDeque<OutEvent>,
     capacity: usize,
+    /// Command sequence of the last event taken from the ring.
+    seen_seq: u64,
 }
 
 /// Result of [`ReleasedEvents::poll`].
@@ -133,6 +194,30 @@ pub enum PollResult {
 }
 
 impl ReleasedEvents {
+    /// Announces that the caller is about to sleep until woken through
+    /// [`ReleaseWake::set_waker`]'s callback (or its own timeout). Returns false, and
+    /// cancels the announcement, if an event may already be releasable: poll again
+    /// instead of sleeping. Call [`ReleasedEvents::woke`] after the sleep.
+    pub fn prepare_sleep(&mut self) -> bool {
+        let w = &self.stats.release_wake;
+        w.sleeping.store(true, Ordering::SeqCst);
+        let durable = self.stats.durable_seq.load(Ordering::SeqCst);
+        let ready = self.pending.front().is_some_and(|e| e.cmd_seq <= durable)
+            || self.stats.emitted_seq.load(Ordering::SeqCst) > self.seen_seq;
+        if ready {
+            w.sleeping.store(false, Ordering::Relaxed);
+        }
+        !ready
+    }
+
+    /// Ends a sleep announced by [`ReleasedEvents::prepare_sleep`].
+    pub fn woke(&mut self) {
+        self.stats
+            .release_wake
+            .sleeping
+            .store(false, Ordering::Relaxed);
+    }
+
     /// Calls `f` for every newly releasable event, in order. Never blocks.
     pub fn poll(&mut self, mut f: impl FnMut(&OutEvent)) -> PollResult {
         let mut durable = self.stats.durable_seq.load(Ordering::Acquire);
@@ -152,6 +237,7 @@ impl ReleasedEvents {
         match self.poller.take(room as u64) {
             Ok(mut guard) => {
                 for ev in &mut guard {
+                    self.seen_seq = ev.cmd_seq;
                     if self.pending.is_empty() && ev.cmd_seq <= durable {
                         f(ev);
                         n += 1;
@@ -188,6 +274,7 @@ struct OutSink {
     held: Option<Event>,
     cmd_seq: u64,
     ts_ns: u64,
+    origin: u32,
 }
 
 impl EventSink for OutSink {
@@ -199,22 +286,27 @@ impl EventSink for OutSink {
                 ts_ns: self.ts_ns,
                 event: prev,
                 last: false,
+                origin: self.origin,
             });
         }
     }
 }
 
 impl OutSink {
+    /// Flags the command's last event; true if it had any.
     #[inline]
-    fn end(&mut self) {
-        if let Some(prev) = self.held.take() {
-            self.producer.publish(OutEvent {
-                cmd_seq: self.cmd_seq,
-                ts_ns: self.ts_ns,
-                event: prev,
-                last: true,
-            });
-        }
+    fn end(&mut self) -> bool {
+        let Some(prev) = self.held.take() else {
+            return false;
+        };
+        self.producer.publish(OutEvent {
+            cmd_seq: self.cmd_seq,
+            ts_ns: self.ts_ns,
+            event: prev,
+            last: true,
+            origin: self.origin,
+        });
+        true
     }
 }
 
@@ -226,6 +318,8 @@ struct MatcherState {
     snapshot_interval: u64,
     snapshots: crossbeam_channel::Sender<(u64, Vec<u8>)>,
     stats: Arc<PipelineStats>,
+    /// Events emitted since the last [`ReleaseWake`] check.
+    emitted_unnotified: bool,
 }
 
 impl MatcherState {
@@ -301,6 +395,7 @@ impl JournalState {
             }
             self.uncommitted = 0;
             self.stats.durable_seq.store(jseq, Ordering::Release);
+            self.stats.release_wake.notify();
         }
     }
 }
@@ -347,6 +442,7 @@ impl Pipeline {
         let stats = Arc::new(PipelineStats::default());
         stats.durable_seq.store(last_seq, Ordering::Release);
         stats.applied_seq.store(last_seq, Ordering::Release);
+        stats.emitted_seq.store(last_seq, Ordering::Release);
         stats
             .snapshot_seq
             .store(snapshot_seq.unwrap_or(0), Ordering::Release);
@@ -390,6 +486,7 @@ impl Pipeline {
                 stats: stats.clone(),
                 pending: std::collections::VecDeque::with_capacity(opts.outbound_ring_size),
                 capacity: opts.outbound_ring_size,
+                seen_seq: last_seq,
             })
             .collect::<Vec<_>>();
 
@@ -412,12 +509,14 @@ impl Pipeline {
                 held: None,
                 cmd_seq: 0,
                 ts_ns: 0,
+                origin: 0,
             },
             base_seq: last_seq,
             last_seq,
             snapshot_interval: opts.snapshot_interval,
             snapshots: snap_tx,
             stats: stats.clone(),
+            emitted_unnotified: false,
         };
         let journal = JournalState {
             writer,
@@ -452,12 +551,20 @@ impl Pipeline {
         };
         let producer = builder
             .handle_events_and_state_with_wait_strategy(
-                |st: &mut MatcherState, slot: &InSlot, seq, _eob| {
+                |st: &mut MatcherState, slot: &InSlot, seq, eob| {
                     let cmd_seq = st.base_seq + seq as u64 + 1;
                     st.sink.cmd_seq = cmd_seq;
                     st.sink.ts_ns = slot.cmd.ts_ns;
+                    st.sink.origin = slot.origin;
                     st.engine.apply(&slot.cmd, &mut st.sink);
-                    st.sink.end();
+                    if st.sink.end() {
+                        st.stats.emitted_seq.store(cmd_seq, Ordering::Release);
+                        st.emitted_unnotified = true;
+                    }
+                    if eob && st.emitted_unnotified {
+                        st.emitted_unnotified = false;
+                        st.stats.release_wake.notify();
+                    }
                     st.last_seq = cmd_seq;
                     st.stats.applied_seq.store(cmd_seq, Ordering::Release);
                     if st.snapshot_interval > 0 && cmd_seq.is_multiple_of(st.snapshot_interval) {

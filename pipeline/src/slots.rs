@@ -7,6 +7,10 @@ use tachyon_engine::{Command, CommandKind, Event};
 pub struct InSlot {
     /// The command.
     pub cmd: Command,
+    /// Opaque tag of the producer (e.g. the gateway's session slot + 1; 0 = none), copied
+    /// to every event of the command so replies can be routed. Not journaled: events
+    /// re-derived by replay carry 0.
+    pub origin: u32,
 }
 
 impl Default for InSlot {
@@ -16,6 +20,7 @@ impl Default for InSlot {
                 ts_ns: 0,
                 kind: CommandKind::TimeTick,
             },
+            origin: 0,
         }
     }
 }
@@ -31,6 +36,8 @@ pub struct OutEvent {
     pub event: Event,
     /// True for the last event of its command.
     pub last: bool,
+    /// The producer's tag from [`InSlot::origin`].
+    pub origin: u32,
 }
 
 impl Default for OutEvent {
@@ -42,6 +49,7 @@ impl Default for OutEvent {
                 account: tachyon_engine::AccountId(0),
             },
             last: false,
+            origin: 0,
         }
     }
 }

@@ -101,7 +101,29 @@ impl Grid {
         let v = steps as i128 * self.step as i128;
         write_fixed(v, self.scale, out)
     }
+
+    /// `total / count` steps (an average price from Σ ticks × lots and Σ lots) written
+    /// with [`AVG_EXTRA_DECIMALS`] more decimals than the grid, rounded half away from
+    /// zero; "0" if `count` is 0. Integer arithmetic only.
+    pub fn write_ratio(&self, total: i64, count: i64, out: &mut [u8; 48]) -> usize {
+        if count == 0 {
+            out[0] = b'0';
+            return 1;
+        }
+        let num = total as i128 * self.step as i128 * pow10(AVG_EXTRA_DECIMALS) * 2;
+        let den = count as i128 * 2;
+        // Round half away from zero: (2n ± d) / 2d.
+        let v = if num >= 0 {
+            (num + den / 2) / den
+        } else {
+            (num - den / 2) / den
+        };
+        write_fixed(v, self.scale + AVG_EXTRA_DECIMALS, out)
+    }
 }
+
+/// Extra decimals of an average price beyond the tick grid.
+pub const AVG_EXTRA_DECIMALS: u32 = 4;
 
 fn pow10(n: u32) -> i128 {
     10i128.pow(n)

@@ -281,6 +281,7 @@ pub fn run_engine(cmds: &[Command]) -> (Engine, Vec<OutEvent>) {
                 ts_ns: c.ts_ns,
                 event: *e,
                 last: j + 1 == n,
+                origin: 0,
             });
         }
     }
