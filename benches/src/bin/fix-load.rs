@@ -4,11 +4,14 @@
 //!
 //! `cargo run --release -p benches --bin fix-load -- --rate R --count N
 //! [--target host:port|quickfix] [--compare] [--sender DEV1] [--target-comp TACHYON]
-//! [--step-secs S] [--no-max-rate]`
+//! [--step-secs S] [--sessions file|memory] [--no-max-rate]`
 //!
 //! Without `--target`, Tachyon is started in this process (`tachyon::Exchange::start`) on
 //! a temp config derived from config/dev.toml: port 0, temp journal and session-store
 //! directories, session DEV1 → TACHYON without throttling, account 1 funded for N orders.
+//! `--sessions file` (the default, what `Exchange::start` does) keeps FIX session state
+//! in `FileStore`s under `fix.store_dir`; `--sessions memory` keeps it in memory, like
+//! the QuickFIX peer's MemoryStore.
 //! `--target host:port` loads a running server instead (its sessions, throttles and
 //! balances apply); `--target quickfix` loads the QuickFIX acceptor (a self-check of
 //! the client).
@@ -35,12 +38,13 @@ struct Args {
     target_comp: String,
     step_secs: f64,
     max_rate: bool,
+    memory_sessions: bool,
 }
 
 fn usage(msg: &str) -> ! {
     eprintln!(
         "{msg}\nusage: fix-load --rate R --count N [--target host:port|quickfix] [--compare] \
-         [--sender DEV1] [--target-comp TACHYON] [--step-secs 1] [--no-max-rate]"
+         [--sender DEV1] [--target-comp TACHYON] [--step-secs 1] [--sessions file|memory] [--no-max-rate]"
     );
     std::process::exit(2)
 }
@@ -55,6 +59,7 @@ fn parse_args() -> Args {
         target_comp: "TACHYON".into(),
         step_secs: 1.0,
         max_rate: true,
+        memory_sessions: false,
     };
     let v: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -84,6 +89,13 @@ fn parse_args() -> Args {
                 a.compare = true;
                 i += 1;
                 continue;
+            }
+            "--sessions" => {
+                a.memory_sessions = match val().as_str() {
+                    "file" => false,
+                    "memory" => true,
+                    _ => usage("--sessions is file or memory"),
+                }
             }
             "--no-max-rate" => {
                 a.max_rate = false;
@@ -161,13 +173,73 @@ fn measure(name: &'static str, addr: SocketAddr, args: &Args) -> PeerRun {
 /// Stops a peer started in this process.
 type Stop = Box<dyn FnOnce()>;
 
-/// Tachyon in this process, on a temp config.
+/// Tachyon in this process, on a temp config derived from config/dev.toml.
 fn start_tachyon(args: &Args) -> Result<(SocketAddr, Stop), String> {
-    let _ = args;
-    Err(
-        "the in-process Tachyon target needs tachyon::Exchange (the FIX gateway); \
-         use --target host:port or --target quickfix"
-            .into(),
+    let dir = tempfile::Builder::new()
+        .prefix("tachyon-fix-load-")
+        .tempdir()
+        .map_err(|e| format!("temp dir: {e}"))?;
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../config/dev.toml"))
+        .map_err(|e| format!("config/dev.toml: {e}"))?;
+    let text = tachyon_bench_config(&text, dir.path(), args.count)?;
+    let cfg =
+        tachyon_config::Config::from_str(&text, "fix-load.toml").map_err(|e| e.to_string())?;
+    let ex = tachyon::Exchange::start_with(
+        cfg,
+        tachyon::ExchangeOptions {
+            memory_sessions: args.memory_sessions,
+        },
+    )?;
+    let addr = ex.fix_addr();
+    let stop: Stop = Box::new(move || {
+        if let Err(e) = ex.shutdown() {
+            eprintln!("fix-load: tachyon shutdown: {e}");
+        }
+        drop(dir);
+    });
+    Ok((addr, stop))
+}
+
+/// dev.toml with: FIX and ops on port 0, journal and session stores under `dir`, session
+/// DEV1 unthrottled (1,000,000 msg/s, the configuration maximum), account 1 (dev-1)
+/// funded for `count` orders (or a 10 M-order max-rate search) even if nothing were
+/// released: 11 USDT per buy, 0.001 BTC per sell.
+fn tachyon_bench_config(dev: &str, dir: &std::path::Path, count: u64) -> Result<String, String> {
+    let must = |text: String, from: &str, to: &str| -> Result<String, String> {
+        if text.contains(from) {
+            Ok(text.replacen(from, to, 1))
+        } else {
+            Err(format!("config/dev.toml changed: {from:?} not found"))
+        }
+    };
+    let n = count.max(10_000_000);
+    let t = must(
+        dev.to_string(),
+        "journal_dir = \"data/dev/journal\"",
+        &format!("journal_dir = {:?}", dir.join("journal")),
+    )?;
+    let t = must(
+        t,
+        "listen = \"127.0.0.1:9878\"",
+        &format!(
+            "listen = \"127.0.0.1:0\"\nstore_dir = {:?}",
+            dir.join("fix")
+        ),
+    )?;
+    let t = must(t, "listen = \"127.0.0.1:9880\"", "listen = \"127.0.0.1:0\"")?;
+    let t = must(
+        t,
+        "throttle = { msgs_per_sec = 1_000, burst = 2_000, max_violations = 10 }",
+        "throttle = { msgs_per_sec = 1_000_000, burst = 1_000_000, max_violations = 10 }",
+    )?;
+    must(
+        t,
+        "deposits = { USDT = \"1000000\", BTC = \"100\", ETH = \"1000\" }",
+        &format!(
+            "deposits = {{ USDT = \"{}\", BTC = \"{}\" }}",
+            n * 11,
+            n / 1000 + 1
+        ),
     )
 }
 

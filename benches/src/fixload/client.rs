@@ -563,6 +563,11 @@ fn receive_loop(
     };
     let drain_ns = spec.drain_timeout.as_nanos() as u64;
     let mut test_req: Option<Vec<u8>> = None;
+    // FIXLOAD_DEBUG=n prints the first n frames received (SOH shown as |).
+    let mut debug: u32 = std::env::var("FIXLOAD_DEBUG")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
     while r.answered < spec.count && r.logged_out.is_none() {
         let all = sent_all_ns.load(Ordering::Acquire);
         if all != u64::MAX && (t0.elapsed().as_nanos() as u64) > all + drain_ns {
@@ -572,47 +577,56 @@ fn receive_loop(
             continue;
         }
         let now = t0.elapsed().as_nanos() as u64;
-        inbox.drain(|m| match m.msg_type() {
-            b"8" => {
-                r.exec_reports += 1;
-                r.exec_report_bytes += m.as_bytes().len() as u64;
-                let Some(i) = m.get(11).and_then(|c| parse_index(&spec.run_tag, c)) else {
-                    return;
-                };
-                if i >= spec.count {
-                    return;
-                }
-                let (w, b) = ((i / 64) as usize, 1u64 << (i % 64));
-                if seen[w] & b != 0 {
-                    return;
-                }
-                seen[w] |= b;
-                r.answered += 1;
-                r.latency
-                    .record(now.saturating_sub(spec.due_ns(i)).max(1))
-                    .expect("in range");
-                r.answer_elapsed = Duration::from_nanos(now);
-                if m.get(150) == Some(b"8") {
-                    r.order_rejects += 1;
-                    if r.first_reject.is_none() {
-                        r.first_reject = Some(format!("ExecutionReport 150=8: {}", text_of(m)));
+        inbox.drain(|m| {
+            if debug > 0 {
+                debug -= 1;
+                eprintln!(
+                    "fix-load: received {}",
+                    String::from_utf8_lossy(m.as_bytes()).replace('\x01', "|")
+                );
+            }
+            match m.msg_type() {
+                b"8" => {
+                    r.exec_reports += 1;
+                    r.exec_report_bytes += m.as_bytes().len() as u64;
+                    let Some(i) = m.get(11).and_then(|c| parse_index(&spec.run_tag, c)) else {
+                        return;
+                    };
+                    if i >= spec.count {
+                        return;
+                    }
+                    let (w, b) = ((i / 64) as usize, 1u64 << (i % 64));
+                    if seen[w] & b != 0 {
+                        return;
+                    }
+                    seen[w] |= b;
+                    r.answered += 1;
+                    r.latency
+                        .record(now.saturating_sub(spec.due_ns(i)).max(1))
+                        .expect("in range");
+                    r.answer_elapsed = Duration::from_nanos(now);
+                    if m.get(150) == Some(b"8") {
+                        r.order_rejects += 1;
+                        if r.first_reject.is_none() {
+                            r.first_reject = Some(format!("ExecutionReport 150=8: {}", text_of(m)));
+                        }
                     }
                 }
-            }
-            b"3" | b"j" => {
-                r.session_rejects += 1;
-                if r.first_reject.is_none() {
-                    r.first_reject = Some(format!(
-                        "35={} 373/380={} 58={}",
-                        String::from_utf8_lossy(m.msg_type()),
-                        String::from_utf8_lossy(m.get(373).or(m.get(380)).unwrap_or(b"")),
-                        text_of(m)
-                    ));
+                b"3" | b"j" => {
+                    r.session_rejects += 1;
+                    if r.first_reject.is_none() {
+                        r.first_reject = Some(format!(
+                            "35={} 373/380={} 58={}",
+                            String::from_utf8_lossy(m.msg_type()),
+                            String::from_utf8_lossy(m.get(373).or(m.get(380)).unwrap_or(b"")),
+                            text_of(m)
+                        ));
+                    }
                 }
+                b"5" => r.logged_out = Some(text_of(m)),
+                b"1" => test_req = m.get(112).map(<[u8]>::to_vec),
+                _ => {}
             }
-            b"5" => r.logged_out = Some(text_of(m)),
-            b"1" => test_req = m.get(112).map(<[u8]>::to_vec),
-            _ => {}
         });
         if let Some(id) = test_req.take() {
             let mut o = out.lock().expect("writer");
