@@ -81,6 +81,7 @@ impl Exchange {
         let follower = start_persister(&cfg, &popts, &pipeline)?;
         let stats = pipeline.stats();
         let released = pipeline.take_pollers().pop().expect("one poller");
+        let open_orders = pipeline.take_open_orders();
         let store = if opts.memory_sessions {
             StoreMode::Memory
         } else {
@@ -89,7 +90,7 @@ impl Exchange {
         let store_desc = format!("{store:?}");
         let gateway = Gateway::start(
             &cfg,
-            GatewayOptions { store },
+            GatewayOptions { store, open_orders },
             publisher,
             released,
             stats.clone(),

@@ -165,8 +165,16 @@ pub struct FixSession {
     pub sender_comp_id: String,
     /// Our CompID (TargetCompID(56) on messages the client sends), e.g. `TACHYON`.
     pub target_comp_id: String,
-    /// The `[[accounts]]` id this session trades for.
+    /// What the session is for (optional, default `"order-entry"`).
+    #[serde(default)]
+    pub kind: SessionKind,
+    /// The `[[accounts]]` id this session trades for (order-entry sessions; ignored by
+    /// the other kinds, where it may be omitted).
+    #[serde(default)]
     pub account: u32,
+    /// Drop-copy sessions: the accounts whose ExecutionReports it receives.
+    #[serde(default)]
+    pub accounts: Vec<u32>,
     /// How the Logon is authenticated.
     pub auth: Auth,
     /// Reset both sequence numbers at every Logon.
@@ -175,6 +183,20 @@ pub struct FixSession {
     pub cancel_on_disconnect: bool,
     /// Inbound message rate limit.
     pub throttle: Throttle,
+}
+
+/// `fix.sessions[].kind`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SessionKind {
+    /// Places and manages orders for `account`; may also request market data.
+    #[default]
+    OrderEntry,
+    /// Market data only (MarketDataRequest); order messages are refused.
+    MarketData,
+    /// Read-only copy of every ExecutionReport of `accounts`, whichever session caused
+    /// it; application messages are refused.
+    DropCopy,
 }
 
 /// `fix.sessions[].auth`.

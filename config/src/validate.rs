@@ -9,7 +9,7 @@ use tachyon_engine::{AssetSpec, EngineConfig, MAX_FEE_BPS};
 use crate::convert::{engine_config_checked, instrument_spec};
 use crate::decimal::{multiple_of, Inexact};
 use crate::error::{problem, Problem};
-use crate::model::{Auth, Config, FixSession};
+use crate::model::{Auth, Config, FixSession, SessionKind};
 
 /// Ring capacities accepted (powers of two in this range).
 const RING_SIZE_MIN: u32 = 16;
@@ -417,11 +417,39 @@ fn sessions(c: &Config) -> Result<(), Problem> {
                 ),
             );
         }
-        if !c.accounts.iter().any(|a| a.id == s.account) {
-            return problem(
-                at("account"),
-                format!("unknown account {} (not in [[accounts]])", s.account),
-            );
+        match s.kind {
+            SessionKind::OrderEntry => {
+                if !c.accounts.iter().any(|a| a.id == s.account) {
+                    return problem(
+                        at("account"),
+                        format!("unknown account {} (not in [[accounts]])", s.account),
+                    );
+                }
+                if !s.accounts.is_empty() {
+                    return problem(at("accounts"), "only for kind = \"drop-copy\"");
+                }
+            }
+            SessionKind::DropCopy => {
+                if s.accounts.is_empty() {
+                    return problem(
+                        at("accounts"),
+                        "a drop-copy session needs at least one account",
+                    );
+                }
+                for a in &s.accounts {
+                    if !c.accounts.iter().any(|x| x.id == *a) {
+                        return problem(
+                            at("accounts"),
+                            format!("unknown account {a} (not in [[accounts]])"),
+                        );
+                    }
+                }
+            }
+            SessionKind::MarketData => {
+                if !s.accounts.is_empty() {
+                    return problem(at("accounts"), "only for kind = \"drop-copy\"");
+                }
+            }
         }
         auth(s, i, &mut key_ids)?;
         let t = &s.throttle;

@@ -509,6 +509,13 @@ fn cases() -> Vec<Case> {
             "at least 1",
         ),
         case(
+            "drop copy without accounts",
+            edit("listen = \"127.0.0.1:9878\"", "listen = \"127.0.0.1:9878\"")
+                .replace("reset_on_logon", "kind = \"drop-copy\"\nreset_on_logon"),
+            "fix.sessions[0].accounts",
+            "at least one account",
+        ),
+        case(
             "batch size zero",
             edit("batch_size = 100", "batch_size = 0"),
             "persister.batch_size",

@@ -154,8 +154,23 @@ fn dev_config_loads_and_converts_exactly() {
         [
             ("DEV1", "TACHYON", 1, true),
             ("DEV2", "TACHYON", 2, true),
-            ("MM1", "TACHYON", 3, true)
+            ("MM1", "TACHYON", 3, true),
+            ("MD1", "TACHYON", 0, true),
+            ("DC1", "TACHYON", 0, true)
         ]
+    );
+    assert_eq!(
+        c.fix.sessions[3].kind,
+        tachyon_config::SessionKind::MarketData
+    );
+    assert_eq!(
+        c.fix.sessions[4].kind,
+        tachyon_config::SessionKind::DropCopy
+    );
+    assert_eq!(c.fix.sessions[4].accounts, [1, 2, 3]);
+    assert_eq!(
+        c.fix.sessions[0].kind,
+        tachyon_config::SessionKind::OrderEntry
     );
     assert_eq!(c.fix.sessions[0].auth, Auth::None {});
     match &c.fix.sessions[2].auth {

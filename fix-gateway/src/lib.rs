@@ -38,5 +38,5 @@ pub use server::{Gateway, GatewayOptions, GatewayStats, StoreMode};
 pub use session::{
     prehash, sign, Action, Actions, AuthError, Authenticator, DisconnectReason, FileStore,
     LockoutPolicy, LogonContext, LogonFields, MemoryStore, SeqNums, Session, SessionConfig,
-    SessionState, SessionStore, ThrottleConfig,
+    SessionState, SessionStore, StoreLimits, ThrottleConfig,
 };

@@ -408,6 +408,7 @@ pub struct Pipeline {
     snapshot_thread: Option<JoinHandle<()>>,
     timer: Option<(Arc<AtomicBool>, JoinHandle<()>)>,
     recovered: RecoveryInfo,
+    open_orders: Vec<tachyon_engine::OrderView>,
 }
 
 /// What recovery found at start-up.
@@ -446,6 +447,14 @@ impl Pipeline {
         stats
             .snapshot_seq
             .store(snapshot_seq.unwrap_or(0), Ordering::Release);
+        // The resting orders as recovered, for readers that keep their own view (the
+        // gateway's open-order cache) and start after the journal's last record.
+        let mut open_orders = Vec::with_capacity(engine.open_orders());
+        for sym in 0..engine.config().instruments.len() {
+            for side in [tachyon_engine::Side::Buy, tachyon_engine::Side::Sell] {
+                open_orders.extend(engine.book_orders(tachyon_engine::SymbolId(sym as u16), side));
+            }
+        }
         let recovered = RecoveryInfo {
             last_seq,
             snapshot_seq,
@@ -617,7 +626,13 @@ impl Pipeline {
             snapshot_thread: Some(snapshot_thread),
             timer,
             recovered,
+            open_orders,
         })
+    }
+
+    /// The resting orders recovered at start (taken once; empty afterwards).
+    pub fn take_open_orders(&mut self) -> Vec<tachyon_engine::OrderView> {
+        std::mem::take(&mut self.open_orders)
     }
 
     /// A new publisher handle (one per producing thread).

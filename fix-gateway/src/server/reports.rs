@@ -248,7 +248,7 @@ impl OrderCache {
         }
     }
 
-    fn insert(&mut self, id: u64, o: CachedOrder) {
+    pub fn insert(&mut self, id: u64, o: CachedOrder) {
         if !o.cl_ord_id.as_bytes().is_empty() {
             self.by_cl.insert((o.account, o.cl_ord_id), id);
         }

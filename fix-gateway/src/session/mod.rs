@@ -28,7 +28,7 @@ use std::net::IpAddr;
 
 pub use auth::{prehash, sign, AuthError, Authenticator, LockoutPolicy, LogonFields};
 pub use seq_numbers::SeqNums;
-pub use store::{FileStore, MemoryStore, SessionStore};
+pub use store::{FileStore, MemoryStore, SessionStore, StoreLimits};
 pub use throttle::ThrottleConfig;
 
 use crate::codec::decode::{parse_uint, Message};
@@ -278,6 +278,11 @@ impl<S: SessionStore> Session<S> {
     pub fn store(&self) -> &S {
         &self.store
     }
+    /// Flushes the store ([`SessionStore::flush`]): call once per event-loop iteration
+    /// for a session that sent something, before writing [`Session::outbound`].
+    pub fn flush_store(&mut self) -> io::Result<()> {
+        self.store.flush()
+    }
     /// Encoded frames waiting to be written.
     pub fn outbound(&self) -> &[u8] {
         &self.outbox
@@ -327,6 +332,20 @@ impl<S: SessionStore> Session<S> {
         self.seq.next_out += 1;
         self.hb.sent(now_ns);
         self.persist_seq()
+    }
+
+    /// Encodes and queues an application message that is **not** stored: a ResendRequest
+    /// covering it gets a SequenceReset-GapFill, as for admin messages. For market data
+    /// (W, X), which is stale by the time anyone would ask for it again; the client
+    /// re-requests a snapshot instead. Returns false if the message does not fit
+    /// `max_message_len` or the sequence numbers could not be stored.
+    pub fn send_transient(
+        &mut self,
+        now_ns: u64,
+        msg_type: &[u8],
+        body: impl FnOnce(&mut MessageWriter<'_>),
+    ) -> bool {
+        self.send_admin(now_ns, msg_type, body)
     }
 
     /// Encodes, stores and queues an outbound application message (ExecutionReport...).
@@ -851,36 +870,31 @@ impl<S: SessionStore> Session<S> {
         if begin > end {
             return;
         }
-        // The resend path may allocate (rare, bounded by the requested range).
-        let mut stored: Vec<(u64, Vec<u8>)> = Vec::new();
-        if self
-            .store
-            .outbound(begin, end, &mut |s, m| stored.push((s, m.to_vec())))
-            .is_err()
-        {
+        // Streamed from the store without allocating (the outbox may grow for a long
+        // range). A stored message that cannot be re-encoded is gap-filled instead.
+        let (our, their) = (
+            self.cfg.our_comp_id.as_bytes(),
+            self.cfg.their_comp_id.as_bytes(),
+        );
+        let (scratch, outbox) = (&mut self.scratch, &mut self.outbox);
+        let mut walk = resend::Walk::new(begin, end);
+        let r = self.store.outbound(begin, end, &mut |seq, stored| {
+            let Some(before) = walk.message(seq) else {
+                return;
+            };
+            if let Some((from, to)) = before {
+                resend::push_gap_fill(our, their, from, to, now_ns, scratch, outbox);
+            }
+            if let Ok(r) = resend::possdup_copy(stored, now_ns, scratch) {
+                outbox.extend_from_slice(&scratch[r]);
+                walk.sent(seq);
+            }
+        });
+        if r.is_err() {
             return self.end(a, DisconnectReason::StoreFailed);
         }
-        for item in resend::plan(begin, end, &stored) {
-            let r = match item {
-                Ok(i) => resend::possdup_copy(&stored[i].1, now_ns, &mut self.scratch),
-                Err((from, new_seq)) => {
-                    let h = Header {
-                        msg_type: b"4",
-                        seq_num: from,
-                        sender_comp_id: self.cfg.our_comp_id.as_bytes(),
-                        target_comp_id: self.cfg.their_comp_id.as_bytes(),
-                        sending_time_ns: now_ns,
-                    };
-                    let mut w = MessageWriter::new(&mut self.scratch, &h);
-                    w.field_bool(43, true)
-                        .field_bool(123, true)
-                        .field_uint(36, new_seq);
-                    w.finish()
-                }
-            };
-            if let Ok(r) = r {
-                self.outbox.extend_from_slice(&self.scratch[r]);
-            }
+        if let Some((from, to)) = walk.finish() {
+            resend::push_gap_fill(our, their, from, to, now_ns, scratch, outbox);
         }
         self.hb.sent(now_ns);
     }
