@@ -149,6 +149,7 @@ fn measure(name: &'static str, addr: SocketAddr, args: &Args) -> PeerRun {
         lat.problems()
     );
     println!("  during the run: {}", lat.threads);
+    println!("  scheduler, send phase: {}", lat.sched);
     let max = args.max_rate.then(|| {
         println!(
             "{name}: max_rate search (steps of max(R × {} s, {}) orders):",
@@ -254,6 +255,14 @@ fn cpu_model() -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
+/// `/proc/loadavg`'s 1-minute figure: other tenants' load on this shared 2-core machine.
+fn load_avg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().map(str::to_string))
+        .unwrap_or_else(|| "?".into())
+}
+
 fn ratio(a: f64, b: f64) -> String {
     if a > 0.0 && b > 0.0 {
         format!("{:.2}", a / b)
@@ -264,7 +273,13 @@ fn ratio(a: f64, b: f64) -> String {
 
 fn main() {
     let args = parse_args();
-    println!("fix-load: {} cores ({}); no thread is pinned (2 cores, ≥ 4 busy threads: pinning would only serialise them)", cores(), cpu_model());
+    println!(
+        "fix-load: {} cores ({}), load average {} at start; no thread is pinned \
+         (2 cores, ≥ 4 busy threads: pinning would only serialise them)",
+        cores(),
+        cpu_model(),
+        load_avg()
+    );
     println!(
         "order flow: IOC limit orders on BTC-USDT priced away from the market (buy 0.1 @ 100.00, \
          sell 0.001 @ 9000000.00, alternating), so each is answered and none rests; \
@@ -357,6 +372,7 @@ fn main() {
 
     // 3. Table and the final line.
     println!();
+    println!("load average {} at the end", load_avg());
     println!(
         "| peer | offered/s | orders | answered | p50 µs | p90 µs | p99 µs | p99.9 µs | max µs | max_rate/s |"
     );

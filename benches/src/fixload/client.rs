@@ -137,6 +137,8 @@ pub struct LoadResult {
     pub answer_elapsed: Duration,
     /// This process's threads while the run was going ([`super::describe_threads`]).
     pub threads: String,
+    /// Per-thread CPU and runqueue wait over the send phase ([`super::sched_report`]).
+    pub sched: String,
 }
 
 impl LoadResult {
@@ -442,6 +444,17 @@ pub fn run(addr: SocketAddr, spec: &LoadSpec) -> io::Result<LoadResult> {
     // Both threads name themselves as they start; give them a moment, then look.
     std::thread::sleep(Duration::from_millis(5));
     let threads = super::describe_threads();
+    // Scheduler counters over the send phase, read while the sender still runs (a thread
+    // that has exited is gone from /proc): up to ~10 ms before its last due time.
+    let sched0 = super::sched_snapshot();
+    let t_sched = Instant::now();
+    let near_end = spec.due_ns(spec.count.saturating_sub(spec.rate / 100 + 1));
+    while sent_all_ns.load(Ordering::Acquire) == u64::MAX
+        && (t0.elapsed().as_nanos() as u64) < near_end
+    {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let sched = super::sched_report(&sched0, &super::sched_snapshot(), t_sched.elapsed());
     let (send_lag, order_bytes, send_err) = sender.join().expect("sender thread");
     let (mut r, read, inbox) = receiver.join().expect("receiver thread")?;
     if let Some(e) = send_err {
@@ -450,6 +463,7 @@ pub fn run(addr: SocketAddr, spec: &LoadSpec) -> io::Result<LoadResult> {
         }
     }
     r.threads = threads;
+    r.sched = sched;
     r.send_lag = send_lag;
     r.order_bytes = order_bytes;
     r.sent = sent_count.load(Ordering::Relaxed);
@@ -560,6 +574,7 @@ fn receive_loop(
         send_elapsed: Duration::ZERO,
         answer_elapsed: Duration::ZERO,
         threads: String::new(),
+        sched: String::new(),
     };
     let drain_ns = spec.drain_timeout.as_nanos() as u64;
     let mut test_req: Option<Vec<u8>> = None;

@@ -106,6 +106,63 @@ pub fn describe_threads() -> String {
     )
 }
 
+/// Per-thread scheduler counters at one moment: `(tid, name, on-CPU ns, runqueue-wait
+/// ns, involuntary context switches)` from `/proc/self/task/*/{schedstat,status}`.
+pub fn sched_snapshot() -> Vec<(u32, String, u64, u64, u64)> {
+    let mut out = Vec::new();
+    let Ok(dir) = std::fs::read_dir("/proc/self/task") else {
+        return out;
+    };
+    for e in dir.flatten() {
+        let Some(tid) = e.file_name().to_str().and_then(|t| t.parse().ok()) else {
+            continue;
+        };
+        let name = std::fs::read_to_string(e.path().join("comm")).unwrap_or_default();
+        let st = std::fs::read_to_string(e.path().join("schedstat")).unwrap_or_default();
+        let mut it = st.split_whitespace().map(|v| v.parse::<u64>().unwrap_or(0));
+        let (run, wait) = (it.next().unwrap_or(0), it.next().unwrap_or(0));
+        let status = std::fs::read_to_string(e.path().join("status")).unwrap_or_default();
+        let invol = status
+            .lines()
+            .find(|l| l.starts_with("nonvoluntary_ctxt_switches:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        out.push((tid, name.trim().to_string(), run, wait, invol));
+    }
+    out
+}
+
+/// Where the threads spent a run of `elapsed`: per thread, % of one core on CPU, % of
+/// the time runnable but waiting for a core, and involuntary context switches. Threads
+/// that barely ran are left out.
+pub fn sched_report(
+    before: &[(u32, String, u64, u64, u64)],
+    after: &[(u32, String, u64, u64, u64)],
+    elapsed: std::time::Duration,
+) -> String {
+    let ns = elapsed.as_nanos().max(1) as f64;
+    let mut parts = Vec::new();
+    for (tid, name, run, wait, invol) in after {
+        let (r0, w0, i0) = before
+            .iter()
+            .find(|b| b.0 == *tid)
+            .map_or((0, 0, 0), |b| (b.2, b.3, b.4));
+        let (cpu, waited) = (
+            (run - r0) as f64 / ns * 100.0,
+            (wait - w0) as f64 / ns * 100.0,
+        );
+        if cpu < 0.5 && waited < 0.5 {
+            continue;
+        }
+        parts.push(format!(
+            "{name} cpu {cpu:.0}% waiting {waited:.0}% preempted {}",
+            invol - i0
+        ));
+    }
+    parts.join("; ")
+}
+
 /// Quantile of a histogram in µs with one decimal, for tables and the final line.
 pub fn us(h: &hdrhistogram::Histogram<u64>, q: f64) -> f64 {
     (h.value_at_quantile(q) as f64 / 100.0).round() / 10.0
