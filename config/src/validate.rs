@@ -22,6 +22,11 @@ const SEGMENT_SIZE_MIN_BYTES: u64 = 64 << 10;
 const SEGMENT_SIZE_MAX_BYTES: u64 = 1 << 30;
 const BATCH_SIZE_MAX: u32 = 1_000_000;
 const MSGS_PER_SEC_MAX: u32 = 1_000_000;
+const TRADE_TAPE_LEN_MAX: u32 = 1_000_000;
+const KLINE_LEN_MAX: u32 = 100_000;
+const MAX_WS_CLIENTS_LIMIT: u32 = 100_000;
+const WS_BUFFER_MAX: u32 = 1 << 20;
+const WS_SEND_TIMEOUT_MS_MAX: u32 = 600_000;
 /// Asset decimals accepted; 10^18 still fits an i64 unit count of 9.2.
 pub(crate) const ASSET_DECIMALS_MAX: u8 = 18;
 const ASSET_CODE_MAX_LEN: usize = 16;
@@ -32,6 +37,7 @@ const SECRET_MIN_LEN: usize = 16;
 pub(crate) fn validate(c: &Config) -> Result<(), Problem> {
     engine(c)?;
     endpoints(c)?;
+    ops(c)?;
     persister(c)?;
     assets(c)?;
     instruments(c)?;
@@ -106,6 +112,42 @@ fn endpoints(c: &Config) -> Result<(), Problem> {
         return problem("ops.listen", format!("{} is also fix.listen", c.ops.listen));
     }
     Ok(())
+}
+
+fn ops(c: &Config) -> Result<(), Problem> {
+    let o = &c.ops;
+    range_u32(
+        "ops.rate_limit_per_ip_per_sec",
+        o.rate_limit_per_ip_per_sec,
+        1,
+        MSGS_PER_SEC_MAX,
+    )?;
+    range_u32(
+        "ops.rate_limit_burst",
+        o.rate_limit_burst,
+        1,
+        MSGS_PER_SEC_MAX,
+    )?;
+    range_u32(
+        "ops.trade_tape_len",
+        o.trade_tape_len,
+        1,
+        TRADE_TAPE_LEN_MAX,
+    )?;
+    range_u32("ops.kline_len", o.kline_len, 1, KLINE_LEN_MAX)?;
+    range_u32(
+        "ops.max_ws_clients",
+        o.max_ws_clients,
+        1,
+        MAX_WS_CLIENTS_LIMIT,
+    )?;
+    range_u32("ops.ws_buffer", o.ws_buffer, 1, WS_BUFFER_MAX)?;
+    range_u32(
+        "ops.ws_send_timeout_ms",
+        o.ws_send_timeout_ms,
+        1,
+        WS_SEND_TIMEOUT_MS_MAX,
+    )
 }
 
 fn persister(c: &Config) -> Result<(), Problem> {
