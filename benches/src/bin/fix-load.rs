@@ -4,7 +4,7 @@
 //!
 //! `cargo run --release -p benches --bin fix-load -- --rate R --count N
 //! [--target host:port|quickfix] [--compare] [--sender DEV1] [--target-comp TACHYON]
-//! [--step-secs S] [--sessions file|memory] [--no-max-rate]`
+//! [--step-secs S] [--rounds R] [--sessions file|memory] [--no-max-rate]`
 //!
 //! Without `--target`, Tachyon is started in this process (`tachyon::Exchange::start`) on
 //! a temp config derived from config/dev.toml: port 0, temp journal and session-store
@@ -21,13 +21,20 @@
 //! priced away from the market, alternating buy/sell, so no book grows; max_rate = the
 //! highest offered rate where every order is answered and p99 ≤ 10 ms over a step of
 //! max(R × 1 s, 20,000) orders, found by doubling then bisecting.
+//!
+//! With `--compare` the peers are interleaved: the latency run is split into `--rounds`
+//! chunks (default 4) and each round runs Tachyon, then QuickFIX, then the TCP ping-pong,
+//! each server started afresh and stopped after its chunk (an idle server's threads do
+//! not share the cores with another's measurement); the max-rate searches advance one
+//! step per peer in turn. On a shared 2-core VM whose load drifts over tens of seconds,
+//! this keeps the ratios fair: every peer sees the same mix of quiet and busy moments.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use benches::fixload::client::{self, LoadResult, LoadSpec};
 use benches::fixload::maxrate::{self, MaxRate};
-use benches::fixload::{cores, describe_threads, pingpong, quickfix_peer, us};
+use benches::fixload::{cores, pingpong, quickfix_peer, us};
 
 struct Args {
     rate: u64,
@@ -39,12 +46,13 @@ struct Args {
     step_secs: f64,
     max_rate: bool,
     memory_sessions: bool,
+    rounds: u32,
 }
 
 fn usage(msg: &str) -> ! {
     eprintln!(
         "{msg}\nusage: fix-load --rate R --count N [--target host:port|quickfix] [--compare] \
-         [--sender DEV1] [--target-comp TACHYON] [--step-secs 1] [--sessions file|memory] [--no-max-rate]"
+         [--sender DEV1] [--target-comp TACHYON] [--step-secs 1] [--rounds R] [--sessions file|memory] [--no-max-rate]"
     );
     std::process::exit(2)
 }
@@ -60,6 +68,7 @@ fn parse_args() -> Args {
         step_secs: 1.0,
         max_rate: true,
         memory_sessions: false,
+        rounds: 0,
     };
     let v: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -90,6 +99,7 @@ fn parse_args() -> Args {
                 i += 1;
                 continue;
             }
+            "--rounds" => a.rounds = num(val()).clamp(1, 100) as u32,
             "--sessions" => {
                 a.memory_sessions = match val().as_str() {
                     "file" => false,
@@ -107,21 +117,95 @@ fn parse_args() -> Args {
         }
         i += 2;
     }
+    if a.rounds == 0 {
+        a.rounds = if a.compare { 4 } else { 1 };
+    }
     a
 }
 
-/// What one peer measured.
-struct PeerRun {
-    name: &'static str,
-    lat: LoadResult,
-    max: Option<MaxRate>,
+/// A server under load: started afresh for every chunk of work (so none idles in the
+/// background of another's measurement) and stopped after it.
+enum Peer {
+    /// `tachyon::Exchange` in this process.
+    Tachyon,
+    /// The QuickFIX C++ acceptor in this process.
+    Quickfix,
+    /// A server we did not start.
+    External(SocketAddr),
 }
 
-/// Warm-up (1 s at the rate, at most N orders), the latency run, the max-rate search.
-fn measure(name: &'static str, addr: SocketAddr, args: &Args) -> PeerRun {
-    let base = LoadSpec::btc_usdt(args.rate, args.count, &args.sender, &args.target_comp);
+impl Peer {
+    fn name(&self) -> &'static str {
+        match self {
+            Peer::Tachyon => "tachyon",
+            Peer::Quickfix => "quickfix",
+            Peer::External(_) => "target",
+        }
+    }
+
+    fn start(&self, args: &Args) -> (SocketAddr, Stop) {
+        let started = match self {
+            Peer::Tachyon => start_tachyon(args),
+            Peer::Quickfix => {
+                quickfix_peer::QuickfixAcceptor::start(&args.target_comp, &args.sender).map(|q| {
+                    let addr = q.addr();
+                    let stop: Stop = Box::new(move || q.stop());
+                    (addr, stop)
+                })
+            }
+            Peer::External(a) => Ok((*a, Box::new(|| {}) as Stop)),
+        };
+        started.unwrap_or_else(|e| {
+            eprintln!("fix-load: start {}: {e}", self.name());
+            std::process::exit(1)
+        })
+    }
+}
+
+/// What one peer measured over all rounds.
+struct PeerRun {
+    peer: Peer,
+    lat: Option<LoadResult>,
+    search: maxrate::Search,
+}
+
+impl PeerRun {
+    fn max(&self) -> MaxRate {
+        self.search.result()
+    }
+}
+
+/// One max-rate step on a freshly started peer, after a warm-up of 0.5 s at 10,000/s
+/// (first-touch page faults and cold caches of a new server are not its sustained rate).
+fn max_rate_step(peer: &Peer, args: &Args, rate: u64) -> maxrate::Step {
+    let (addr, stop) = peer.start(args);
+    let base = LoadSpec::btc_usdt(rate, 1, &args.sender, &args.target_comp);
+    if !matches!(peer, Peer::External(_)) {
+        let warm = LoadSpec {
+            rate: 10_000,
+            count: 5_000,
+            run_tag: client::run_tag(),
+            ..base.clone()
+        };
+        let _ = client::run(addr, &warm);
+    }
+    let st = maxrate::step(addr, &base, rate, Duration::from_secs_f64(args.step_secs));
+    stop();
+    maxrate::print_step(peer.name(), &st);
+    if matches!(peer, Peer::External(_)) {
+        // Let a server we cannot restart drain before its next step.
+        std::thread::sleep(Duration::from_millis(if st.pass { 200 } else { 1_000 }));
+    }
+    st
+}
+
+/// One chunk of the latency run: start, warm up (1 s at the rate), `count` orders, stop.
+fn latency_chunk(peer: &Peer, args: &Args, count: u64, round: u32) -> LoadResult {
+    let name = peer.name();
+    let (addr, stop) = peer.start(args);
+    let base = LoadSpec::btc_usdt(args.rate, count, &args.sender, &args.target_comp);
     let warm = LoadSpec {
-        count: args.rate.min(args.count).max(1_000),
+        count: args.rate.clamp(1_000, 20_000),
         run_tag: client::run_tag(),
         ..base.clone()
     };
@@ -137,38 +221,21 @@ fn measure(name: &'static str, addr: SocketAddr, args: &Args) -> PeerRun {
         eprintln!("fix-load: {name} at {addr}: {e}");
         std::process::exit(1)
     });
+    stop();
     println!(
-        "{name}: {} orders at {}/s: answered {}, p50 {} µs, p99 {} µs, p99.9 {} µs, max {} µs; {}",
+        "  round {round} {name:<9} {:>8} orders: p50 {:>8} µs  p99 {:>9} µs  max {:>7} µs  load {}  {}",
         lat.sent,
-        args.rate,
-        lat.answered,
         us(&lat.latency, 0.5),
         us(&lat.latency, 0.99),
-        us(&lat.latency, 0.999),
         lat.latency.max() / 1000,
+        load_avg(),
         lat.problems()
     );
-    println!("  during the run: {}", lat.threads);
-    println!("  scheduler, send phase: {}", lat.sched);
-    let max = args.max_rate.then(|| {
-        println!(
-            "{name}: max_rate search (steps of max(R × {} s, {}) orders):",
-            args.step_secs,
-            maxrate::MIN_STEP_ORDERS
-        );
-        maxrate::print_header();
-        let m = maxrate::search(
-            addr,
-            &base,
-            10_000,
-            4_000_000,
-            Duration::from_secs_f64(args.step_secs),
-            |s| maxrate::print_step(name, s),
-        );
-        println!("{name}: max_rate = {}/s", m.max_rate);
-        m
-    });
-    PeerRun { name, lat, max }
+    if round == 1 {
+        println!("    threads: {}", lat.threads);
+        println!("    scheduler over the send phase: {}", lat.sched);
+    }
+    lat
 }
 
 /// Stops a peer started in this process.
@@ -291,84 +358,127 @@ fn main() {
         client::SPIN_BELOW_NS / 1_000
     );
 
-    let mut runs: Vec<PeerRun> = Vec::new();
-    // 1. The system under test.
-    match args.target.as_deref() {
-        Some("quickfix") => {
-            let qf = quickfix_peer::QuickfixAcceptor::start(&args.target_comp, &args.sender)
-                .unwrap_or_else(|e| {
-                    eprintln!("fix-load: {e}");
-                    std::process::exit(1)
-                });
-            println!(
-                "target: QuickFIX acceptor at {} ({})",
-                qf.addr(),
-                describe_threads()
-            );
-            runs.push(measure("quickfix", qf.addr(), &args));
-            qf.stop();
-        }
-        Some(t) => {
-            let addr: SocketAddr = t
-                .parse()
+    let main_peer = match args.target.as_deref() {
+        Some("quickfix") => Peer::Quickfix,
+        Some(t) => Peer::External(
+            t.parse()
                 .or_else(|_| {
                     std::net::ToSocketAddrs::to_socket_addrs(t)
                         .map_err(|e| e.to_string())
                         .and_then(|mut a| a.next().ok_or_else(|| "no address".to_string()))
                 })
-                .unwrap_or_else(|e| usage(&format!("--target {t}: {e}")));
-            println!(
-                "target: {addr} (external process; its config's throttles and balances apply)"
-            );
-            runs.push(measure("target", addr, &args));
+                .unwrap_or_else(|e| usage(&format!("--target {t}: {e}"))),
+        ),
+        None => Peer::Tachyon,
+    };
+    match &main_peer {
+        Peer::Tachyon => println!(
+            "target: Tachyon in this process (tachyon::Exchange), session stores in {}",
+            if args.memory_sessions {
+                "memory"
+            } else {
+                "files (fix.store_dir)"
+            }
+        ),
+        Peer::Quickfix => println!("target: the QuickFIX acceptor in this process"),
+        Peer::External(a) => {
+            println!("target: {a} (external process; its config's throttles and balances apply)")
         }
-        None => {
-            let (addr, stop) = start_tachyon(&args).unwrap_or_else(|e| {
-                eprintln!("fix-load: {e}");
+    }
+    let mut peers = vec![main_peer];
+    if args.compare && !matches!(peers[0], Peer::Quickfix) {
+        peers.push(Peer::Quickfix);
+    }
+    let mut runs: Vec<PeerRun> = peers
+        .into_iter()
+        .map(|peer| PeerRun {
+            peer,
+            lat: None,
+            search: maxrate::Search::new(10_000, 4_000_000),
+        })
+        .collect();
+    let rounds = args.rounds.max(1);
+    let tcp_count = args.count.min(100_000);
+    let mut tcp: Option<hdrhistogram::Histogram<u64>> = None;
+
+    // 1. Latency at the offered rate: `rounds` chunks per peer, interleaved, so load
+    //    drifting on the shared machine hits every peer alike.
+    println!(
+        "latency at {}/s: {} orders per peer in {rounds} round(s), peers interleaved, each \
+         started afresh per round (1 s warm-up, not counted)",
+        args.rate, args.count
+    );
+    for round in 1..=rounds {
+        let chunk =
+            args.count / rounds as u64 + u64::from(round <= (args.count % rounds as u64) as u32);
+        for r in runs.iter_mut() {
+            let lat = latency_chunk(&r.peer, &args, chunk.max(1), round);
+            match &mut r.lat {
+                Some(l) => l.merge(lat),
+                None => r.lat = Some(lat),
+            }
+        }
+        if args.compare {
+            let first = runs[0].lat.as_ref().expect("ran");
+            let (req, reply) = (first.order_bytes.max(1), first.exec_report_len().max(1));
+            let n = (tcp_count / rounds as u64).max(1);
+            let h = pingpong::run(req, reply, args.rate, n).unwrap_or_else(|e| {
+                eprintln!("fix-load: tcp ping-pong: {e}");
                 std::process::exit(1)
             });
             println!(
-                "target: Tachyon in this process at {addr} ({})",
-                describe_threads()
+                "  round {round} tcp ping-pong {n} round trips of {req} B → {reply} B: p50 {} µs  p99 {} µs  load {}",
+                us(&h, 0.5),
+                us(&h, 0.99),
+                load_avg()
             );
-            runs.push(measure("tachyon", addr, &args));
-            stop();
+            match &mut tcp {
+                Some(t) => t.add(&h).expect("same bounds"),
+                None => tcp = Some(h),
+            }
         }
     }
 
-    // 2. The peers, one at a time so they never compete for the two cores.
-    let mut tcp_p50 = None;
-    if args.compare {
-        if args.target.as_deref() != Some("quickfix") {
-            let qf = quickfix_peer::QuickfixAcceptor::start(&args.target_comp, &args.sender)
-                .unwrap_or_else(|e| {
-                    eprintln!("fix-load: {e}");
-                    std::process::exit(1)
-                });
-            println!(
-                "peer: QuickFIX acceptor at {} ({})",
-                qf.addr(),
-                describe_threads()
-            );
-            runs.push(measure("quickfix", qf.addr(), &args));
-            qf.stop();
-        }
-        let first = &runs[0].lat;
-        let (req, reply) = (first.order_bytes.max(1), first.exec_report_len().max(1));
-        let n = args.count.min(100_000);
-        let h = pingpong::run(req, reply, args.rate, n).unwrap_or_else(|e| {
-            eprintln!("fix-load: tcp ping-pong: {e}");
-            std::process::exit(1)
-        });
+    // 2. max_rate: the searches advance in lockstep, one step per peer in turn, each step
+    //    on a freshly started server.
+    if args.max_rate {
         println!(
-            "tcp ping-pong: {n} round trips of {req} B → {reply} B at {}/s: p50 {} µs, p99 {} µs, p99.9 {} µs",
-            args.rate,
-            us(&h, 0.5),
-            us(&h, 0.99),
-            us(&h, 0.999)
+            "max_rate search: steps of max(R × {} s, {}) orders, pass = all answered, none \
+             refused, p99 ≤ {} ms (a failed step is tried once more); doubling from 10,000/s \
+             then {} bisections; peers in turn, each step on a fresh server after a warm-up",
+            args.step_secs,
+            maxrate::MIN_STEP_ORDERS,
+            maxrate::P99_BOUND_NS / 1_000_000,
+            maxrate::BISECTIONS
         );
-        tcp_p50 = Some((us(&h, 0.5), us(&h, 0.99), us(&h, 0.999), h.max()));
+        maxrate::print_header();
+        loop {
+            let mut any = false;
+            for r in runs.iter_mut() {
+                let Some(rate) = r.search.next_rate() else {
+                    continue;
+                };
+                any = true;
+                // A failed step is tried once more: on this shared VM a neighbour's burst
+                // can sink one second of any server; a rate counts as sustainable if
+                // either attempt passes (the same rule for every peer).
+                let mut st = max_rate_step(&r.peer, &args, rate);
+                if !st.pass {
+                    st = max_rate_step(&r.peer, &args, rate);
+                }
+                r.search.record(st);
+            }
+            if !any {
+                break;
+            }
+        }
+        for r in &runs {
+            println!("{}: max_rate = {}/s", r.peer.name(), r.max().max_rate);
+        }
     }
+    let tcp_p50 = tcp
+        .as_ref()
+        .map(|h| (us(h, 0.5), us(h, 0.99), us(h, 0.999), h.max()));
 
     // 3. Table and the final line.
     println!();
@@ -378,50 +488,47 @@ fn main() {
     );
     println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
     for r in &runs {
-        let h = &r.lat.latency;
+        let l = r.lat.as_ref().expect("ran");
+        let h = &l.latency;
         println!(
             "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-            r.name,
+            r.peer.name(),
             args.rate,
-            r.lat.sent,
-            r.lat.answered,
+            l.sent,
+            l.answered,
             us(h, 0.5),
             us(h, 0.9),
             us(h, 0.99),
             us(h, 0.999),
             h.max() / 1000,
-            r.max
-                .as_ref()
-                .map_or("—".into(), |m| m.max_rate.to_string())
+            if args.max_rate {
+                r.max().max_rate.to_string()
+            } else {
+                "—".into()
+            }
         );
     }
     if let Some((p50, p99, p999, max)) = tcp_p50 {
         println!(
             "| tcp ping-pong | {} | {} | — | {p50} | — | {p99} | {p999} | {} | — |",
             args.rate,
-            args.count.min(100_000),
+            tcp.as_ref().map_or(0, |h| h.len()),
             max / 1000
         );
     }
     let main = &runs[0];
-    let qf = runs
-        .iter()
-        .skip(1)
-        .find(|r| r.name == "quickfix")
-        .or(if main.name == "quickfix" {
-            Some(main)
-        } else {
-            None
-        });
-    let p99 = us(&main.lat.latency, 0.99);
-    let max_rate = main.max.as_ref().map_or(0, |m| m.max_rate);
-    let (vs_p99, vs_max) = match (qf, args.compare) {
-        (Some(q), true) => (
-            ratio(p99, us(&q.lat.latency, 0.99)),
-            ratio(
-                max_rate as f64,
-                q.max.as_ref().map_or(0, |m| m.max_rate) as f64,
-            ),
+    let main_lat = main.lat.as_ref().expect("ran");
+    let qf = runs.iter().find(|r| matches!(r.peer, Peer::Quickfix));
+    let p99 = us(&main_lat.latency, 0.99);
+    let max_rate = main.max().max_rate;
+    let (vs_p99, vs_max) = match qf {
+        Some(q) if args.compare => (
+            ratio(p99, us(&q.lat.as_ref().expect("ran").latency, 0.99)),
+            if args.max_rate {
+                ratio(max_rate as f64, q.max().max_rate as f64)
+            } else {
+                "na".into()
+            },
         ),
         _ => ("na".into(), "na".into()),
     };
@@ -429,9 +536,9 @@ fn main() {
     println!(
         "fix rate={} p50_us={} p99_us={} p999_us={} max_rate={} tcp_p50_us={} vs_quickfix_p99={} vs_quickfix_max_rate={}",
         args.rate,
-        us(&main.lat.latency, 0.5),
+        us(&main_lat.latency, 0.5),
         p99,
-        us(&main.lat.latency, 0.999),
+        us(&main_lat.latency, 0.999),
         if args.max_rate { max_rate.to_string() } else { "na".into() },
         tcp_p50.map_or("na".into(), |t| t.0.to_string()),
         vs_p99,

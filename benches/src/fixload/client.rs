@@ -150,6 +150,28 @@ impl LoadResult {
             && self.logged_out.is_none()
     }
 
+    /// Adds another run of the same spec (e.g. another round of an interleaved
+    /// comparison): histograms and counts add up; text keeps the first one seen.
+    pub fn merge(&mut self, o: LoadResult) {
+        self.latency.add(&o.latency).expect("same bounds");
+        self.send_lag.add(&o.send_lag).expect("same bounds");
+        self.sent += o.sent;
+        self.answered += o.answered;
+        self.exec_reports += o.exec_reports;
+        self.exec_report_bytes += o.exec_report_bytes;
+        self.order_rejects += o.order_rejects;
+        self.session_rejects += o.session_rejects;
+        self.first_reject = self.first_reject.take().or(o.first_reject);
+        self.logged_out = self.logged_out.take().or(o.logged_out);
+        self.order_bytes = self.order_bytes.max(o.order_bytes);
+        self.send_elapsed += o.send_elapsed;
+        self.answer_elapsed += o.answer_elapsed;
+        if self.threads.is_empty() {
+            self.threads = o.threads;
+            self.sched = o.sched;
+        }
+    }
+
     /// Mean bytes of an ExecutionReport.
     pub fn exec_report_len(&self) -> usize {
         (self.exec_report_bytes / self.exec_reports.max(1)) as usize
