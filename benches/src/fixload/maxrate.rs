@@ -194,6 +194,39 @@ pub fn search(
     s.result()
 }
 
+/// Prints a step as a table row.
+pub fn print_step(name: &str, s: &Step) {
+    println!(
+        "  {name:<9} {:>9} {:>9} {:>9} {:>11.0} {:>9.1} {:>9.1} {:>10.1} {:>9.1}  {}  {}",
+        s.rate,
+        s.sent,
+        s.answered,
+        s.answered_per_s,
+        s.p50_us,
+        s.p99_us,
+        s.max_us,
+        s.send_lag_p99_us,
+        if s.pass { "pass" } else { "FAIL" },
+        s.note
+    );
+}
+
+/// The table header matching [`print_step`].
+pub fn print_header() {
+    println!(
+        "  {:<9} {:>9} {:>9} {:>9} {:>11} {:>9} {:>9} {:>10} {:>9}",
+        "peer",
+        "offered/s",
+        "sent",
+        "answered",
+        "answered/s",
+        "p50 µs",
+        "p99 µs",
+        "max µs",
+        "lag99 µs"
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -250,37 +283,4 @@ mod tests {
             [10_000, 5_000, 2_500, 1_250, 625]
         );
     }
-}
-
-/// Prints a step as a table row.
-pub fn print_step(name: &str, s: &Step) {
-    println!(
-        "  {name:<9} {:>9} {:>9} {:>9} {:>11.0} {:>9.1} {:>9.1} {:>10.1} {:>9.1}  {}  {}",
-        s.rate,
-        s.sent,
-        s.answered,
-        s.answered_per_s,
-        s.p50_us,
-        s.p99_us,
-        s.max_us,
-        s.send_lag_p99_us,
-        if s.pass { "pass" } else { "FAIL" },
-        s.note
-    );
-}
-
-/// The table header matching [`print_step`].
-pub fn print_header() {
-    println!(
-        "  {:<9} {:>9} {:>9} {:>9} {:>11} {:>9} {:>9} {:>10} {:>9}",
-        "peer",
-        "offered/s",
-        "sent",
-        "answered",
-        "answered/s",
-        "p50 µs",
-        "p99 µs",
-        "max µs",
-        "lag99 µs"
-    );
 }
