@@ -28,6 +28,7 @@ pub struct ExchangeOptions {
 pub struct Exchange {
     pipeline: Pipeline,
     gateway: Gateway,
+    ops: tachyon_ops::OpsHandle,
     follower: Option<tachyon_persister::Follower>,
     stats: Arc<PipelineStats>,
     recovery: RecoveryInfo,
@@ -80,8 +81,29 @@ impl Exchange {
         }
         let follower = start_persister(&cfg, &popts, &pipeline)?;
         let stats = pipeline.stats();
-        let released = pipeline.take_pollers().pop().expect("one poller");
+        let mut pollers = pipeline.take_pollers();
+        let released = pollers.pop().expect("gateway poller");
+        let md_events = pollers.pop().expect("market data poller");
         let open_orders = pipeline.take_open_orders();
+        let lag: Option<tachyon_ops::LagProbe> = follower.as_ref().map(|f| {
+            let fs = f.stats();
+            Box::new(move || Some(fs.lag_commands())) as tachyon_ops::LagProbe
+        });
+        let ops_state = tachyon_ops::OpsState::new(&cfg, stats.clone(), lag);
+        ops_state.seed_orders(&open_orders);
+        ops_state.enable_admin(pipeline.publisher());
+        let md_thread = ops_state
+            .spawn_consumer(md_events)
+            .map_err(|e| format!("ops: spawn market-data thread: {e}"))?;
+        let mut ops = tachyon_ops::spawn(cfg.ops.listen, ops_state)
+            .map_err(|e| format!("ops HTTP on {}: {e}", cfg.ops.listen))?;
+        ops.set_consumer(md_thread);
+        info!(
+            component = "ops",
+            addr = %ops.local_addr(),
+            threads = "tachyon-md, tachyon-ops",
+            "HTTP/WebSocket market data, /health, /ready, /metrics"
+        );
         let store = if opts.memory_sessions {
             StoreMode::Memory
         } else {
@@ -107,10 +129,16 @@ impl Exchange {
         Ok(Exchange {
             pipeline,
             gateway,
+            ops,
             follower,
             stats,
             recovery: rec,
         })
+    }
+
+    /// The HTTP/WebSocket (ops) address.
+    pub fn ops_addr(&self) -> std::net::SocketAddr {
+        self.ops.local_addr()
     }
 
     /// The FIX acceptor's address.
@@ -153,11 +181,14 @@ impl Exchange {
         let Exchange {
             pipeline,
             gateway,
+            ops,
             follower,
             stats,
             ..
         } = self;
         let mut released = gateway.stop()?;
+        // The pipeline drains once every publisher is gone: the admin API holds one.
+        ops.state().disable_admin();
         info!(
             component = "pipeline",
             "shutdown: draining rings, writing final snapshot"
@@ -171,6 +202,8 @@ impl Exchange {
         });
         pipeline.shutdown().map_err(|e| e.to_string())?;
         let _ = drain.join();
+        // The market-data thread sees the pipeline's shutdown; then the server stops.
+        ops.join();
         if let Some(f) = follower {
             let last = stats.durable_seq.load(Ordering::Acquire);
             if !f.wait_for(last, Duration::from_secs(10)) {
@@ -212,7 +245,8 @@ pub fn pipeline_options(cfg: &Config) -> PipelineOptions {
         segment_size_bytes: e.segment_size_bytes,
         snapshot_interval: e.snapshot_interval_commands,
         prune_segments: e.prune_segments,
-        outbound_pollers: 1,
+        // The FIX gateway and market data (ops).
+        outbound_pollers: 2,
         tick_interval: Some(Duration::from_millis(100)),
     }
 }

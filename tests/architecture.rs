@@ -133,3 +133,46 @@ fn engine_does_not_depend_on_other_workspace_crates() {
         assert!(!deps.contains(c), "engine must not depend on {c}");
     }
 }
+
+#[test]
+fn market_data_depends_only_on_engine_and_config() {
+    // Its whole closure is not checked: cargo unifies features workspace-wide, so
+    // rust_decimal (via config) carries the persister's PostgreSQL feature in the
+    // resolved graph. The rule that matters is that market-data itself brings in nothing
+    // but the pure engine and config crates.
+    let meta = metadata();
+    let id = meta["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "tachyon-market-data")
+        .map(|p| p["id"].as_str().unwrap().to_string())
+        .expect("market-data in the workspace");
+    let node = meta["resolve"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["id"] == id.as_str())
+        .unwrap();
+    let direct: BTreeSet<String> = node["deps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| {
+            d["dep_kinds"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|k| k["kind"].as_str() != Some("dev"))
+        })
+        .map(|d| d["name"].as_str().unwrap().replace('_', "-"))
+        .collect();
+    let want: BTreeSet<String> = ["tachyon-engine", "tachyon-config"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    assert_eq!(
+        direct, want,
+        "Architecture Invariant broken: market-data must depend only on the engine and config"
+    );
+}

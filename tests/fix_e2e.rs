@@ -478,3 +478,371 @@ fn sequence_numbers_store_and_open_orders_survive_an_exchange_restart() {
     c.expect("5");
     ex.shutdown().unwrap();
 }
+
+/// An L2 book rebuilt from W + X messages: price text → size text, per side.
+#[derive(Default, Debug, Clone, PartialEq)]
+struct L2 {
+    bids: std::collections::BTreeMap<String, String>,
+    asks: std::collections::BTreeMap<String, String>,
+    seq: u64,
+}
+
+impl L2 {
+    fn side(&mut self, t: &str) -> &mut std::collections::BTreeMap<String, String> {
+        match t {
+            "0" => &mut self.bids,
+            "1" => &mut self.asks,
+            other => panic!("entry type {other}"),
+        }
+    }
+    /// Applies a W (replacing everything) or an X, checking RptSeq continuity if
+    /// `contiguous`.
+    fn apply(&mut self, m: &Msg, contiguous: bool) {
+        let mut cur: Option<(String, String, String, String)> = None; // action, type, px, size
+        let mut entries = Vec::new();
+        let mut seqs = Vec::new();
+        for (t, v) in &m.fields {
+            match (m.msg_type.as_str(), *t) {
+                ("W", 269) | ("X", 279) => {
+                    if let Some(e) = cur.take() {
+                        entries.push(e);
+                    }
+                    cur = Some(Default::default());
+                    if *t == 269 {
+                        cur.as_mut().unwrap().0 = "0".into();
+                        cur.as_mut().unwrap().1 = v.clone();
+                    } else {
+                        cur.as_mut().unwrap().0 = v.clone();
+                    }
+                }
+                (_, 269) => cur.as_mut().unwrap().1 = v.clone(),
+                (_, 270) => cur.as_mut().unwrap().2 = v.clone(),
+                (_, 271) => cur.as_mut().unwrap().3 = v.clone(),
+                (_, 83) => seqs.push(v.parse::<u64>().unwrap()),
+                _ => {}
+            }
+        }
+        if let Some(e) = cur.take() {
+            entries.push(e);
+        }
+        if m.msg_type == "W" {
+            self.bids.clear();
+            self.asks.clear();
+            self.seq = seqs[0];
+        } else {
+            let s = seqs[0];
+            assert!(seqs.iter().all(|x| *x == s), "one RptSeq per message");
+            if contiguous {
+                assert_eq!(s, self.seq + 1, "RptSeq gap: {m:?}");
+            } else {
+                assert!(s > self.seq, "RptSeq goes forward");
+            }
+            self.seq = s;
+        }
+        for (action, typ, px, size) in entries {
+            if typ == "2" {
+                continue; // trades
+            }
+            match action.as_str() {
+                "0" => {
+                    assert!(
+                        self.side(&typ).insert(px.clone(), size).is_none(),
+                        "new level {px} exists"
+                    );
+                }
+                "1" => {
+                    assert!(
+                        self.side(&typ).insert(px.clone(), size).is_some(),
+                        "change of unknown {px}"
+                    );
+                }
+                "2" => {
+                    assert!(
+                        self.side(&typ).remove(&px).is_some(),
+                        "delete of unknown {px}"
+                    );
+                }
+                a => panic!("action {a}"),
+            }
+        }
+    }
+}
+
+#[test]
+fn market_data_snapshot_plus_incrementals_equal_the_engine_book_and_drop_copy_sees_all() {
+    let dir = tempfile::tempdir().unwrap();
+    // No cancel-on-disconnect: the book must outlive the shutdown to be compared.
+    let edit = |t: String| {
+        t.replace(
+            "throttle = { msgs_per_sec = 1_000, burst = 2_000, max_violations = 10 }",
+            "throttle = { msgs_per_sec = 100_000, burst = 100_000, max_violations = 10 }",
+        )
+        .replace(
+            "cancel_on_disconnect = true",
+            "cancel_on_disconnect = false",
+        )
+        // MD1 (market data) and DC1 (drop copy of accounts 1-3) come from dev.toml.
+    };
+    let cfg = dev_config(dir.path(), edit);
+    let engine_cfg = cfg.engine_config();
+    let ex = Exchange::start_with(
+        cfg,
+        ExchangeOptions {
+            memory_sessions: true,
+        },
+    )
+    .unwrap();
+    let mut md = logged_on_ex(&ex, "MD1");
+    let mut dc = logged_on_ex(&ex, "DC1");
+    // Full book + trades, and top 3 only.
+    let sub = |c: &mut FixClient, id: &str, depth: &str| {
+        c.send(
+            "V",
+            &[
+                (262, id),
+                (263, "1"),
+                (264, depth),
+                (265, "1"),
+                (267, "3"),
+                (269, "0"),
+                (269, "1"),
+                (269, "2"),
+                (146, "1"),
+                (55, "BTC-USDT"),
+            ],
+        );
+    };
+    sub(&mut md, "full", "0");
+    sub(&mut md, "top3", "3");
+    let mut books: std::collections::HashMap<String, L2> = Default::default();
+    for _ in 0..2 {
+        let w = md.expect("W");
+        books
+            .entry(w.req(262).to_string())
+            .or_default()
+            .apply(&w, true);
+    }
+    // Orders on a market-data session are refused; unknown symbols get Y.
+    md.send(
+        "D",
+        &[
+            (11, "x"),
+            (55, "BTC-USDT"),
+            (54, "1"),
+            (60, "20261122-00:00:00.000"),
+            (38, "1"),
+            (40, "2"),
+            (44, "1.00"),
+        ],
+    );
+    check(&md.expect("j"), &[(380, "6"), (372, "D")]);
+    md.send(
+        "V",
+        &[
+            (262, "bad"),
+            (263, "1"),
+            (264, "0"),
+            (267, "1"),
+            (269, "0"),
+            (146, "1"),
+            (55, "NOPE"),
+        ],
+    );
+    check(&md.expect("Y"), &[(262, "bad"), (281, "0")]);
+    dc.send("1", &[(112, "dc")]);
+    check(&dc.expect("0"), &[(112, "dc")]);
+    dc.send(
+        "F",
+        &[
+            (11, "x"),
+            (41, "y"),
+            (55, "BTC-USDT"),
+            (54, "1"),
+            (60, "20261122-00:00:00.000"),
+        ],
+    );
+    check(&dc.expect("j"), &[(380, "6")]);
+
+    let mut a = logged_on_ex(&ex, "DEV1");
+    let mut b = logged_on_ex(&ex, "DEV2");
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    let mut rnd = move |n: u64| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x % n
+    };
+    let mut sent = 0usize;
+    let mut exec_ids = std::collections::BTreeSet::new();
+    for i in 0..400 {
+        let c = if rnd(2) == 0 { &mut a } else { &mut b };
+        let side = if rnd(2) == 0 { "1" } else { "2" };
+        let px = format!("{}.{:02}", 49_990 + rnd(20), rnd(2) * 50);
+        let qty = format!("0.{:05}", 10 + rnd(200));
+        let cl = format!("o{i}");
+        let tif = if rnd(5) == 0 { "3" } else { "1" };
+        nos(c, &cl, side, &px, &qty, &[(59, tif)]);
+        sent += 1;
+        if rnd(4) == 0 {
+            let orig = format!("o{}", i - rnd(i.min(5) + 1));
+            c.send(
+                "F",
+                &[
+                    (11, &format!("c{i}")),
+                    (41, &orig),
+                    (55, "BTC-USDT"),
+                    (54, side),
+                    (60, "20261122-00:00:00.000"),
+                ],
+            );
+        }
+        if i == 200 {
+            // A late subscriber: snapshot mid-flow, then incrementals.
+            sub(&mut md, "late", "0");
+        }
+    }
+    // Every order got at least one ExecutionReport on its session; collect ExecIDs.
+    let drain = |c: &mut FixClient, ids: &mut std::collections::BTreeSet<String>| {
+        while let Some(m) = c.recv_timeout(Duration::from_millis(500)) {
+            if m.msg_type == "8" {
+                ids.insert(m.req(17).to_string());
+            }
+        }
+    };
+    drain(&mut a, &mut exec_ids);
+    drain(&mut b, &mut exec_ids);
+    assert!(
+        exec_ids.len() >= sent,
+        "{} reports for {sent} orders",
+        exec_ids.len()
+    );
+    // The drop copy saw every one of them.
+    let mut dc_ids = std::collections::BTreeSet::new();
+    drain(&mut dc, &mut dc_ids);
+    assert_eq!(
+        dc_ids, exec_ids,
+        "drop copy = every ExecutionReport of accounts 1 and 2"
+    );
+
+    let mut trades = 0;
+    while let Some(m) = md.recv_timeout(Duration::from_millis(500)) {
+        match m.msg_type.as_str() {
+            "W" | "X" => {
+                let id = m.req(262).to_string();
+                trades += m
+                    .fields
+                    .iter()
+                    .filter(|(t, v)| *t == 269 && v == "2")
+                    .count();
+                books.entry(id.clone()).or_default().apply(&m, id != "top3");
+            }
+            "0" => {}
+            t => panic!("unexpected {t}: {m:?}"),
+        }
+    }
+    assert!(trades > 0, "the flow traded");
+    ex.shutdown().unwrap();
+
+    // The engine's own book, rebuilt offline from the journal.
+    let (engine, _) =
+        tachyon_pipeline::replay(engine_cfg, &dir.path().join("journal"), true).unwrap();
+    let grid_px = |ticks: i64| format!("{}.{:02}", ticks / 100, ticks % 100);
+    let grid_qty = |lots: i64| format!("{}.{:05}", lots / 100_000, lots % 100_000);
+    let mut want = L2::default();
+    for (side, map) in [
+        (tachyon_engine::Side::Buy, &mut want.bids),
+        (tachyon_engine::Side::Sell, &mut want.asks),
+    ] {
+        for (p, q, _) in engine.book_levels(tachyon_engine::SymbolId(0), side) {
+            map.insert(grid_px(p.0), grid_qty(q.0));
+        }
+    }
+    assert!(!want.bids.is_empty() && !want.asks.is_empty(), "{want:?}");
+    for id in ["full", "late"] {
+        let got = &books[id];
+        assert_eq!((&got.bids, &got.asks), (&want.bids, &want.asks), "{id}");
+    }
+    let top3 = &books["top3"];
+    let best = |m: &std::collections::BTreeMap<String, String>, bids: bool| {
+        // Prices have two decimals: compare them as integer ticks.
+        let ticks = |p: &str| p.replace('.', "").parse::<i64>().unwrap();
+        let mut v: Vec<_> = m
+            .iter()
+            .map(|(p, q)| (ticks(p), p.clone(), q.clone()))
+            .collect();
+        v.sort_by_key(|x| x.0);
+        if bids {
+            v.reverse();
+        }
+        v.into_iter()
+            .take(3)
+            .map(|(_, p, q)| (p, q))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(best(&top3.bids, true), best(&want.bids, true));
+    assert_eq!(best(&top3.asks, false), best(&want.asks, false));
+    assert!(top3.bids.len() <= 3 && top3.asks.len() <= 3, "{top3:?}");
+}
+
+fn logged_on_ex(ex: &Exchange, sender: &str) -> FixClient {
+    let mut c = FixClient::connect(ex.fix_addr(), sender, "TACHYON");
+    c.logon(&[]);
+    c
+}
+
+#[test]
+fn a_client_that_does_not_read_is_disconnected_not_buffered_without_bound() {
+    let ex = start(|t| {
+        // The first `listen` is [fix]'s.
+        t.replacen(
+            "listen = \"127.0.0.1:0\"\n",
+            "listen = \"127.0.0.1:0\"\nmax_outbound_bytes = 65_536\n",
+            1,
+        )
+    });
+    let mut c = logged_on(&ex, "DEV1");
+    // TestRequests are admin messages (not throttled); each is answered with a Heartbeat.
+    // 100k of them produce ~9 MB of replies, more than the socket buffers plus 64 KiB.
+    let mut burst = Vec::new();
+    let mut seq = c.next_out;
+    let mut wrote_all = true;
+    'outer: for _ in 0..100 {
+        burst.clear();
+        for _ in 0..1000 {
+            burst.extend_from_slice(&c.frame("1", seq, now_ns(), &[(112, "slow")]));
+            seq += 1;
+        }
+        if std::io::Write::write_all(&mut c.stream, &burst).is_err() {
+            wrote_all = false;
+            break 'outer;
+        }
+    }
+    let _ = wrote_all;
+    let stats = ex.ex.as_ref().unwrap().gateway_stats();
+    let t = std::time::Instant::now();
+    while stats
+        .slow_disconnects
+        .load(std::sync::atomic::Ordering::Relaxed)
+        == 0
+    {
+        assert!(t.elapsed() < Duration::from_secs(20), "not disconnected");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // The connection is closed: reading drains what was sent, then EOF.
+    c.stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        match std::io::Read::read(&mut c.stream, &mut buf) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
+            Err(e) => panic!("expected EOF, got {e}"),
+        }
+    }
+    // The session is free again.
+    let mut again = logged_on(&ex, "DEV1");
+    again.send("1", &[(112, "back")]);
+    check(&again.expect("0"), &[(112, "back")]);
+}

@@ -60,7 +60,10 @@ fn dev_exchange_persists_its_funding_exactly_once() {
         text.replace(
             line,
             &format!("journal_dir = {:?}", journal.to_str().unwrap()),
-        ),
+        )
+        // Tests run in parallel: let the OS pick the ports.
+        .replace("listen = \"127.0.0.1:9878\"", "listen = \"127.0.0.1:0\"")
+        .replace("listen = \"127.0.0.1:9880\"", "listen = \"127.0.0.1:0\""),
     )
     .unwrap();
 
@@ -93,7 +96,7 @@ fn dev_exchange_persists_its_funding_exactly_once() {
         let t = Instant::now();
         while t.elapsed() < Duration::from_secs(30) {
             match rx.recv_timeout(Duration::from_millis(100)) {
-                Ok(l) if l.contains("following the journal into PostgreSQL") => break,
+                Ok(l) if l.contains("FIX 4.4 acceptor listening") => break,
                 _ => {}
             }
         }

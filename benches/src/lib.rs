@@ -42,6 +42,7 @@
 #![deny(missing_docs)]
 
 pub mod books;
+pub mod fixload;
 pub mod measure;
 pub mod tachyon;
 pub mod workload;

@@ -33,7 +33,7 @@ use serde_path_to_error::Segment;
 pub use error::ConfigError;
 pub use model::{
     Account, Asset, Auth, Config, CoreMode, Deposit, EngineSection, FixSection, FixSession, Fsync,
-    Instrument, OpsSection, PersisterSection, PriceBand, Secret, Throttle,
+    Instrument, OpsSection, PersisterSection, PriceBand, Secret, SessionKind, Throttle,
 };
 
 impl Config {

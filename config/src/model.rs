@@ -22,7 +22,7 @@ pub struct Config {
     pub engine: EngineSection,
     /// `[fix]`: the FIX gateway's listener and its sessions.
     pub fix: FixSection,
-    /// `[ops]`: the HTTP operations endpoint.
+    /// `[ops]`: the HTTP/WebSocket endpoint (market data, health, metrics).
     pub ops: OpsSection,
     /// `[persister]`: the PostgreSQL persister.
     pub persister: PersisterSection,
@@ -165,8 +165,16 @@ pub struct FixSession {
     pub sender_comp_id: String,
     /// Our CompID (TargetCompID(56) on messages the client sends), e.g. `TACHYON`.
     pub target_comp_id: String,
-    /// The `[[accounts]]` id this session trades for.
+    /// What the session is for (optional, default `"order-entry"`).
+    #[serde(default)]
+    pub kind: SessionKind,
+    /// The `[[accounts]]` id this session trades for (order-entry sessions; ignored by
+    /// the other kinds, where it may be omitted).
+    #[serde(default)]
     pub account: u32,
+    /// Drop-copy sessions: the accounts whose ExecutionReports it receives.
+    #[serde(default)]
+    pub accounts: Vec<u32>,
     /// How the Logon is authenticated.
     pub auth: Auth,
     /// Reset both sequence numbers at every Logon.
@@ -175,6 +183,20 @@ pub struct FixSession {
     pub cancel_on_disconnect: bool,
     /// Inbound message rate limit.
     pub throttle: Throttle,
+}
+
+/// `fix.sessions[].kind`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SessionKind {
+    /// Places and manages orders for `account`; may also request market data.
+    #[default]
+    OrderEntry,
+    /// Market data only (MarketDataRequest); order messages are refused.
+    MarketData,
+    /// Read-only copy of every ExecutionReport of `accounts`, whichever session caused
+    /// it; application messages are refused.
+    DropCopy,
 }
 
 /// `fix.sessions[].auth`.
@@ -225,12 +247,73 @@ pub struct Throttle {
     pub max_violations: u32,
 }
 
-/// `[ops]`.
+/// `[ops]`: the HTTP/WebSocket endpoint (public market data, health, readiness,
+/// metrics). Every key but `listen` has a default, given in its description.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OpsSection {
-    /// Address of the HTTP operations endpoint (health, metrics), e.g. `127.0.0.1:9880`.
+    /// Address of the HTTP endpoint (market data, WebSocket streams, health, metrics),
+    /// e.g. `127.0.0.1:9880`.
     pub listen: SocketAddr,
+    /// Public HTTP requests (and WebSocket connects) allowed per client IP per second,
+    /// sustained; more get HTTP 429. Default 50.
+    #[serde(default = "default_rate_limit_per_ip_per_sec")]
+    pub rate_limit_per_ip_per_sec: u32,
+    /// Requests a client IP may make at once after a quiet period (token bucket size).
+    /// Default 100.
+    #[serde(default = "default_rate_limit_burst")]
+    pub rate_limit_burst: u32,
+    /// Recent trades kept per symbol for `/api/v1/trades`. Default 1000.
+    #[serde(default = "default_trade_tape_len")]
+    pub trade_tape_len: u32,
+    /// Klines kept per symbol and interval (1m, 5m, 1h, 1d) for `/api/v1/klines`.
+    /// Default 1000.
+    #[serde(default = "default_kline_len")]
+    pub kline_len: u32,
+    /// WebSocket clients connected at once; more are refused with HTTP 503. Default 1024.
+    #[serde(default = "default_max_ws_clients")]
+    pub max_ws_clients: u32,
+    /// Messages queued per WebSocket stream for its clients; a client this far behind
+    /// is disconnected (never buffered without bound). Default 1024.
+    #[serde(default = "default_ws_buffer")]
+    pub ws_buffer: u32,
+    /// A WebSocket client whose socket accepts no message for this long is
+    /// disconnected. Default 2000.
+    #[serde(default = "default_ws_send_timeout_ms")]
+    pub ws_send_timeout_ms: u32,
+    /// `/ready` fails while the persister is more than this many commands behind the
+    /// journal. Default 1_000_000.
+    #[serde(default = "default_ready_max_persister_lag")]
+    pub ready_max_persister_lag: u64,
+    /// Bearer token of the admin API (`/admin/v1/...`), at least 24 bytes (optional;
+    /// without it the admin API is disabled).
+    #[serde(default)]
+    pub admin_token: Option<Secret>,
+}
+
+fn default_rate_limit_per_ip_per_sec() -> u32 {
+    50
+}
+fn default_rate_limit_burst() -> u32 {
+    100
+}
+fn default_trade_tape_len() -> u32 {
+    1000
+}
+fn default_kline_len() -> u32 {
+    1000
+}
+fn default_max_ws_clients() -> u32 {
+    1024
+}
+fn default_ws_buffer() -> u32 {
+    1024
+}
+fn default_ws_send_timeout_ms() -> u32 {
+    2000
+}
+fn default_ready_max_persister_lag() -> u64 {
+    1_000_000
 }
 
 /// `[persister]`.

@@ -9,7 +9,7 @@ use tachyon_engine::{AssetSpec, EngineConfig, MAX_FEE_BPS};
 use crate::convert::{engine_config_checked, instrument_spec};
 use crate::decimal::{multiple_of, Inexact};
 use crate::error::{problem, Problem};
-use crate::model::{Auth, Config, FixSession};
+use crate::model::{Auth, Config, FixSession, SessionKind};
 
 /// Ring capacities accepted (powers of two in this range).
 const RING_SIZE_MIN: u32 = 16;
@@ -22,6 +22,11 @@ const SEGMENT_SIZE_MIN_BYTES: u64 = 64 << 10;
 const SEGMENT_SIZE_MAX_BYTES: u64 = 1 << 30;
 const BATCH_SIZE_MAX: u32 = 1_000_000;
 const MSGS_PER_SEC_MAX: u32 = 1_000_000;
+const TRADE_TAPE_LEN_MAX: u32 = 1_000_000;
+const KLINE_LEN_MAX: u32 = 100_000;
+const MAX_WS_CLIENTS_LIMIT: u32 = 100_000;
+const WS_BUFFER_MAX: u32 = 1 << 20;
+const WS_SEND_TIMEOUT_MS_MAX: u32 = 600_000;
 /// Asset decimals accepted; 10^18 still fits an i64 unit count of 9.2.
 pub(crate) const ASSET_DECIMALS_MAX: u8 = 18;
 const ASSET_CODE_MAX_LEN: usize = 16;
@@ -32,6 +37,7 @@ const SECRET_MIN_LEN: usize = 16;
 pub(crate) fn validate(c: &Config) -> Result<(), Problem> {
     engine(c)?;
     endpoints(c)?;
+    ops(c)?;
     persister(c)?;
     assets(c)?;
     instruments(c)?;
@@ -106,6 +112,50 @@ fn endpoints(c: &Config) -> Result<(), Problem> {
         return problem("ops.listen", format!("{} is also fix.listen", c.ops.listen));
     }
     Ok(())
+}
+
+fn ops(c: &Config) -> Result<(), Problem> {
+    let o = &c.ops;
+    if let Some(t) = &o.admin_token {
+        if t.expose().len() < 24 || !printable(t.expose()) {
+            return problem(
+                "ops.admin_token",
+                "must be at least 24 printable ASCII characters without spaces",
+            );
+        }
+    }
+    range_u32(
+        "ops.rate_limit_per_ip_per_sec",
+        o.rate_limit_per_ip_per_sec,
+        1,
+        MSGS_PER_SEC_MAX,
+    )?;
+    range_u32(
+        "ops.rate_limit_burst",
+        o.rate_limit_burst,
+        1,
+        MSGS_PER_SEC_MAX,
+    )?;
+    range_u32(
+        "ops.trade_tape_len",
+        o.trade_tape_len,
+        1,
+        TRADE_TAPE_LEN_MAX,
+    )?;
+    range_u32("ops.kline_len", o.kline_len, 1, KLINE_LEN_MAX)?;
+    range_u32(
+        "ops.max_ws_clients",
+        o.max_ws_clients,
+        1,
+        MAX_WS_CLIENTS_LIMIT,
+    )?;
+    range_u32("ops.ws_buffer", o.ws_buffer, 1, WS_BUFFER_MAX)?;
+    range_u32(
+        "ops.ws_send_timeout_ms",
+        o.ws_send_timeout_ms,
+        1,
+        WS_SEND_TIMEOUT_MS_MAX,
+    )
 }
 
 fn persister(c: &Config) -> Result<(), Problem> {
@@ -417,11 +467,39 @@ fn sessions(c: &Config) -> Result<(), Problem> {
                 ),
             );
         }
-        if !c.accounts.iter().any(|a| a.id == s.account) {
-            return problem(
-                at("account"),
-                format!("unknown account {} (not in [[accounts]])", s.account),
-            );
+        match s.kind {
+            SessionKind::OrderEntry => {
+                if !c.accounts.iter().any(|a| a.id == s.account) {
+                    return problem(
+                        at("account"),
+                        format!("unknown account {} (not in [[accounts]])", s.account),
+                    );
+                }
+                if !s.accounts.is_empty() {
+                    return problem(at("accounts"), "only for kind = \"drop-copy\"");
+                }
+            }
+            SessionKind::DropCopy => {
+                if s.accounts.is_empty() {
+                    return problem(
+                        at("accounts"),
+                        "a drop-copy session needs at least one account",
+                    );
+                }
+                for a in &s.accounts {
+                    if !c.accounts.iter().any(|x| x.id == *a) {
+                        return problem(
+                            at("accounts"),
+                            format!("unknown account {a} (not in [[accounts]])"),
+                        );
+                    }
+                }
+            }
+            SessionKind::MarketData => {
+                if !s.accounts.is_empty() {
+                    return problem(at("accounts"), "only for kind = \"drop-copy\"");
+                }
+            }
         }
         auth(s, i, &mut key_ids)?;
         let t = &s.throttle;

@@ -509,6 +509,94 @@ fn cases() -> Vec<Case> {
             "at least 1",
         ),
         case(
+            "drop copy without accounts",
+            edit("listen = \"127.0.0.1:9878\"", "listen = \"127.0.0.1:9878\"")
+                .replace("reset_on_logon", "kind = \"drop-copy\"\nreset_on_logon"),
+            "fix.sessions[0].accounts",
+            "at least one account",
+        ),
+        case(
+            "ops rate limit zero",
+            edit(
+                "listen = \"127.0.0.1:9880\"",
+                "listen = \"127.0.0.1:9880\"\nrate_limit_per_ip_per_sec = 0",
+            ),
+            "ops.rate_limit_per_ip_per_sec",
+            "between 1 and",
+        ),
+        case(
+            "ops burst zero",
+            edit(
+                "listen = \"127.0.0.1:9880\"",
+                "listen = \"127.0.0.1:9880\"\nrate_limit_burst = 0",
+            ),
+            "ops.rate_limit_burst",
+            "between 1 and",
+        ),
+        case(
+            "ops trade tape zero",
+            edit(
+                "listen = \"127.0.0.1:9880\"",
+                "listen = \"127.0.0.1:9880\"\ntrade_tape_len = 0",
+            ),
+            "ops.trade_tape_len",
+            "between 1 and",
+        ),
+        case(
+            "ops kline retention too large",
+            edit(
+                "listen = \"127.0.0.1:9880\"",
+                "listen = \"127.0.0.1:9880\"\nkline_len = 100_001",
+            ),
+            "ops.kline_len",
+            "between 1 and 100000",
+        ),
+        case(
+            "ops no websocket clients",
+            edit(
+                "listen = \"127.0.0.1:9880\"",
+                "listen = \"127.0.0.1:9880\"\nmax_ws_clients = 0",
+            ),
+            "ops.max_ws_clients",
+            "between 1 and",
+        ),
+        case(
+            "ops websocket buffer zero",
+            edit(
+                "listen = \"127.0.0.1:9880\"",
+                "listen = \"127.0.0.1:9880\"\nws_buffer = 0",
+            ),
+            "ops.ws_buffer",
+            "between 1 and",
+        ),
+        case(
+            "ops websocket send timeout zero",
+            edit(
+                "listen = \"127.0.0.1:9880\"",
+                "listen = \"127.0.0.1:9880\"\nws_send_timeout_ms = 0",
+            ),
+            "ops.ws_send_timeout_ms",
+            "between 1 and",
+        ),
+        case(
+            "ops persister lag negative",
+            edit(
+                "listen = \"127.0.0.1:9880\"",
+                "listen = \"127.0.0.1:9880\"\nready_max_persister_lag = -1",
+            ),
+            "ops.ready_max_persister_lag",
+            "invalid value",
+        ),
+        case(
+            "ops unknown key",
+            edit(
+                "listen = \"127.0.0.1:9880\"",
+                "listen = \"127.0.0.1:9880\"\nrate_limit = 5",
+            ),
+            "ops.rate_limit",
+            "unknown key",
+        ),
+        case(
             "batch size zero",
             edit("batch_size = 100", "batch_size = 0"),
             "persister.batch_size",

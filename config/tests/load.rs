@@ -119,6 +119,8 @@ fn dev_config_loads_and_converts_exactly() {
     assert_eq!(c.engine.journal_dir, Path::new("data/dev/journal"));
     assert_eq!(c.fix.listen.to_string(), "127.0.0.1:9878");
     assert_eq!(c.ops.listen.to_string(), "127.0.0.1:9880");
+    assert_eq!(c.ops.max_ws_clients, 256);
+    assert_eq!(c.ops.trade_tape_len, 1_000);
     assert!(!c.persister.enabled);
 
     // Three funded accounts, deposits in file order.
@@ -154,8 +156,23 @@ fn dev_config_loads_and_converts_exactly() {
         [
             ("DEV1", "TACHYON", 1, true),
             ("DEV2", "TACHYON", 2, true),
-            ("MM1", "TACHYON", 3, true)
+            ("MM1", "TACHYON", 3, true),
+            ("MD1", "TACHYON", 0, true),
+            ("DC1", "TACHYON", 0, true)
         ]
+    );
+    assert_eq!(
+        c.fix.sessions[3].kind,
+        tachyon_config::SessionKind::MarketData
+    );
+    assert_eq!(
+        c.fix.sessions[4].kind,
+        tachyon_config::SessionKind::DropCopy
+    );
+    assert_eq!(c.fix.sessions[4].accounts, [1, 2, 3]);
+    assert_eq!(
+        c.fix.sessions[0].kind,
+        tachyon_config::SessionKind::OrderEntry
     );
     assert_eq!(c.fix.sessions[0].auth, Auth::None {});
     match &c.fix.sessions[2].auth {
@@ -186,6 +203,46 @@ fn prod_example_loads_with_placeholders() {
         assert!(
             matches!(&s.auth, Auth::HmacSha256 { secret, .. } if secret.expose().contains("PLACEHOLDER"))
         );
+    }
+}
+
+#[test]
+fn ops_keys_default_when_omitted() {
+    // The common test file names only ops.listen: every other [ops] key takes the
+    // default documented in config/prod.example.toml.
+    let c = Config::from_str(common::BASE, "base.toml").unwrap_or_else(|e| panic!("{e}"));
+    let o = &c.ops;
+    assert_eq!(
+        (
+            o.rate_limit_per_ip_per_sec,
+            o.rate_limit_burst,
+            o.trade_tape_len,
+            o.kline_len,
+            o.max_ws_clients,
+            o.ws_buffer,
+            o.ws_send_timeout_ms,
+            o.ready_max_persister_lag
+        ),
+        (50, 100, 1000, 1000, 1024, 1024, 2000, 1_000_000)
+    );
+    // Every [ops] key is written out (and so documented) in both shipped files.
+    for file in ["prod.example.toml", "dev.toml"] {
+        let text = std::fs::read_to_string(shipped(file)).unwrap();
+        for key in [
+            "rate_limit_per_ip_per_sec",
+            "rate_limit_burst",
+            "trade_tape_len",
+            "kline_len",
+            "max_ws_clients",
+            "ws_buffer",
+            "ws_send_timeout_ms",
+            "ready_max_persister_lag",
+        ] {
+            assert!(
+                text.contains(&format!("\n{key} = ")),
+                "{file} does not set ops.{key}"
+            );
+        }
     }
 }
 

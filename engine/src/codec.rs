@@ -1,7 +1,10 @@
 //! Fixed little-endian binary encoding of commands: the journal's payload format.
 //!
 //! Layout: `[kind u8][ts_ns u64][fields…]`, every integer little-endian, client ids as 36
-//! raw bytes. Decoding validates every tag and enum value, so a corrupted payload that
+//! raw bytes. Kinds: 1 NewOrder, 2 Cancel, 3 Replace, 4 MassCancel, 5 Deposit, 6 Withdraw,
+//! 7 CreateAccount, 8 TimeTick, 9 HaltSymbol (symbol u16), 10 ResumeSymbol (symbol u16),
+//! 11 SuspendAccount (account u32), 12 ResumeAccount (account u32). Kinds are never
+//! renumbered (journals outlive binaries); an unknown kind is a decode error. Decoding validates every tag and enum value, so a corrupted payload that
 //! passed its CRC still cannot turn into a wrong command silently.
 
 use crate::command::{
@@ -156,6 +159,10 @@ pub fn encode_command(cmd: &Command, buf: &mut [u8]) -> usize {
         CommandKind::Withdraw(_) => 6,
         CommandKind::CreateAccount { .. } => 7,
         CommandKind::TimeTick => 8,
+        CommandKind::HaltSymbol { .. } => 9,
+        CommandKind::ResumeSymbol { .. } => 10,
+        CommandKind::SuspendAccount { .. } => 11,
+        CommandKind::ResumeAccount { .. } => 12,
     };
     w.u8(kind);
     w.u64(cmd.ts_ns);
@@ -228,6 +235,12 @@ pub fn encode_command(cmd: &Command, buf: &mut [u8]) -> usize {
         }
         CommandKind::CreateAccount { account } => w.u32(account.0),
         CommandKind::TimeTick => {}
+        CommandKind::HaltSymbol { symbol } | CommandKind::ResumeSymbol { symbol } => {
+            w.u16(symbol.0)
+        }
+        CommandKind::SuspendAccount { account } | CommandKind::ResumeAccount { account } => {
+            w.u32(account.0)
+        }
     }
     w.at
 }
@@ -316,6 +329,18 @@ pub fn decode_command(buf: &[u8]) -> Result<Command, DecodeError> {
             account: AccountId(r.u32()?),
         },
         8 => CommandKind::TimeTick,
+        9 => CommandKind::HaltSymbol {
+            symbol: SymbolId(r.u16()?),
+        },
+        10 => CommandKind::ResumeSymbol {
+            symbol: SymbolId(r.u16()?),
+        },
+        11 => CommandKind::SuspendAccount {
+            account: AccountId(r.u32()?),
+        },
+        12 => CommandKind::ResumeAccount {
+            account: AccountId(r.u32()?),
+        },
         _ => return Err(DecodeError("unknown command kind")),
     };
     if r.at != buf.len() {

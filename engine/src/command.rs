@@ -35,6 +35,28 @@ pub enum CommandKind {
     },
     /// Advance time only (expires GTD orders; every command does that first).
     TimeTick,
+    /// Operator: stop trading a symbol (new orders and replaces on it are rejected;
+    /// cancels, mass cancels and expiry still work; resting orders stay).
+    HaltSymbol {
+        /// The instrument.
+        symbol: SymbolId,
+    },
+    /// Operator: let a halted symbol trade again.
+    ResumeSymbol {
+        /// The instrument.
+        symbol: SymbolId,
+    },
+    /// Operator: the account may only cancel (its new orders, replaces and withdrawals are
+    /// rejected); its resting orders still trade, deposits to it still work.
+    SuspendAccount {
+        /// The account (not the fee account).
+        account: AccountId,
+    },
+    /// Operator: lift an account's suspension.
+    ResumeAccount {
+        /// The account.
+        account: AccountId,
+    },
 }
 
 /// Order type.

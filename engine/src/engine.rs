@@ -11,8 +11,8 @@ use crate::command::{
     ReplaceOrder, StpMode, Tif, Transfer,
 };
 use crate::event::{
-    CancelReason, Event, EventSink, Fill, LedgerEntry, LedgerReason, OrderState, RejectReason,
-    Trade,
+    AdminTarget, CancelReason, Event, EventSink, Fill, LedgerEntry, LedgerReason, OrderState,
+    RejectReason, Trade,
 };
 use crate::hash::StableHasher;
 use crate::snapshot::{side_u8, SnapReader, SnapWriter, SnapshotError, SNAPSHOT_MAGIC};
@@ -70,6 +70,14 @@ const LEVEL_MAP_PREALLOC: usize = 1 << 12;
 
 /// Largest total balance of one account in one asset (keeps every sum far from overflow).
 const MAX_BALANCE: i64 = 1 << 62;
+
+/// Snapshot format written by [`Engine::snapshot`]. Format 1 (no operator flags) is still
+/// read: every symbol trading, every account active.
+const SNAPSHOT_VERSION: u32 = 2;
+
+/// State-hash tags of the operator flags ("HALT", "SUSP").
+const HASH_TAG_HALTED: u64 = 0x4841_4c54;
+const HASH_TAG_SUSPENDED: u64 = 0x5355_5350;
 
 /// A resting order (or the slot of a replaced order while it re-enters).
 #[derive(Clone, Copy, Debug)]
@@ -310,6 +318,8 @@ impl SideBook {
 struct Book {
     bids: SideBook,
     asks: SideBook,
+    /// Halted by the operator: new orders and replaces are rejected.
+    halted: bool,
 }
 
 impl Book {
@@ -332,6 +342,8 @@ impl Book {
 #[derive(Clone, Copy, Debug, Default)]
 struct AccountSlot {
     exists: bool,
+    /// Suspended by the operator: may only cancel. Never set on the fee account.
+    suspended: bool,
     head: u32,
     tail: u32,
 }
@@ -615,6 +627,7 @@ impl Engine {
             .map(|_| Book {
                 bids: SideBook::with_capacity(true, max_levels),
                 asks: SideBook::with_capacity(false, max_levels),
+                halted: false,
             })
             .collect();
         // Twice the live count: tombstones are then rehashed in place, never grown. Sized
@@ -628,6 +641,7 @@ impl Engine {
         let mut accounts = vec![
             AccountSlot {
                 exists: false,
+                suspended: false,
                 head: NIL,
                 tail: NIL
             };
@@ -667,6 +681,14 @@ impl Engine {
             CommandKind::Withdraw(t) => self.transfer(t, false, out),
             CommandKind::CreateAccount { account } => self.create_account(*account, out),
             CommandKind::TimeTick => {}
+            CommandKind::HaltSymbol { symbol } => self.set_symbol_halted(*symbol, true, out),
+            CommandKind::ResumeSymbol { symbol } => self.set_symbol_halted(*symbol, false, out),
+            CommandKind::SuspendAccount { account } => {
+                self.set_account_suspended(*account, true, out)
+            }
+            CommandKind::ResumeAccount { account } => {
+                self.set_account_suspended(*account, false, out)
+            }
         }
     }
 
@@ -695,6 +717,18 @@ impl Engine {
         self.accounts
             .get(account.0 as usize)
             .is_some_and(|a| a.exists)
+    }
+
+    /// True if the symbol exists and is halted by the operator.
+    pub fn symbol_halted(&self, symbol: SymbolId) -> bool {
+        self.books.get(symbol.0 as usize).is_some_and(|b| b.halted)
+    }
+
+    /// True if the account exists and is suspended by the operator.
+    pub fn account_suspended(&self, account: AccountId) -> bool {
+        self.accounts
+            .get(account.0 as usize)
+            .is_some_and(|a| a.exists && a.suspended)
     }
 
     /// A resting order by id.
@@ -786,6 +820,18 @@ impl Engine {
             while cur != NIL {
                 self.orders[cur as usize].id.hash(&mut h);
                 cur = self.orders[cur as usize].acc_next;
+            }
+        }
+        // Operator flags, only those set, after everything else: with none set the hash is
+        // the one of snapshot format 1 (which had no flags), so those snapshots verify.
+        for (i, book) in self.books.iter().enumerate() {
+            if book.halted {
+                (HASH_TAG_HALTED, i as u64).hash(&mut h);
+            }
+        }
+        for (a, slot) in self.accounts.iter().enumerate() {
+            if slot.exists && slot.suspended {
+                (HASH_TAG_SUSPENDED, a as u64).hash(&mut h);
             }
         }
         h.finish()
@@ -929,6 +975,18 @@ impl Engine {
                 ));
             }
         }
+        for (a, slot) in self.accounts.iter().enumerate() {
+            if slot.suspended && (!slot.exists || a == self.cfg.fee_account.0 as usize) {
+                return Err(format!(
+                    "account {a}: suspended but {}",
+                    if slot.exists {
+                        "it is the fee account"
+                    } else {
+                        "does not exist"
+                    }
+                ));
+            }
+        }
         Ok(())
     }
 
@@ -939,17 +997,21 @@ impl Engine {
     pub fn snapshot(&self, out: &mut Vec<u8>) {
         let mut w = SnapWriter(out);
         w.0.extend_from_slice(SNAPSHOT_MAGIC);
-        w.u32(1);
+        w.u32(SNAPSHOT_VERSION);
         w.u64(self.cfg.fingerprint());
         w.u64(self.now);
         w.u64(self.next_order_id);
         w.u64(self.next_trade_id);
+        for book in &self.books {
+            w.u8(book.halted as u8);
+        }
         let existing: Vec<usize> = (0..self.accounts.len())
             .filter(|&a| self.accounts[a].exists)
             .collect();
         w.u32(existing.len() as u32);
         for &a in &existing {
             w.u32(a as u32);
+            w.u8(self.accounts[a].suspended as u8);
             for asset in 0..self.n_assets {
                 let b = self.balances[a * self.n_assets + asset];
                 w.i64(b.available);
@@ -1006,9 +1068,20 @@ impl Engine {
         }
         r.at = 8;
         let version = r.u32()?;
-        if version != 1 {
-            return Err(err(format!("unsupported snapshot version {version}")));
+        if version != 1 && version != SNAPSHOT_VERSION {
+            return Err(err(format!(
+                "unsupported snapshot version {version} (this build reads 1 and {SNAPSHOT_VERSION})"
+            )));
         }
+        // Format 2 added the operator flags; format 1 has none (nothing halted or suspended).
+        let has_flags = version >= 2;
+        let flag = |r: &mut SnapReader<'_>, what: &str| -> Result<bool, SnapshotError> {
+            match r.u8()? {
+                0 => Ok(false),
+                1 => Ok(true),
+                x => Err(SnapshotError(format!("bad {what} flag {x}"))),
+            }
+        };
         if r.u64()? != fingerprint {
             return Err(err(
                 "taken under a different engine configuration (instruments, assets or limits changed)".into(),
@@ -1017,6 +1090,11 @@ impl Engine {
         e.now = r.u64()?;
         e.next_order_id = r.u64()?;
         e.next_trade_id = r.u64()?;
+        if has_flags {
+            for book in &mut e.books {
+                book.halted = flag(&mut r, "symbol halted")?;
+            }
+        }
         let n_accounts = r.u32()?;
         let mut lists: Vec<(u32, Vec<u64>)> = Vec::new();
         for _ in 0..n_accounts {
@@ -1025,6 +1103,9 @@ impl Engine {
                 return Err(err(format!("account {a} beyond max_accounts")));
             }
             e.accounts[a as usize].exists = true;
+            if has_flags {
+                e.accounts[a as usize].suspended = flag(&mut r, "account suspended")?;
+            }
             for asset in 0..e.n_assets {
                 let i = a as usize * e.n_assets + asset;
                 e.balances[i] = Balance {
@@ -1463,9 +1544,15 @@ impl Engine {
         if !self.account_exists(o.account) {
             return Err(UnknownAccount);
         }
+        if self.accounts[o.account.0 as usize].suspended {
+            return Err(AccountSuspended);
+        }
         let Some(ins) = self.insts.get(o.symbol.0 as usize) else {
             return Err(UnknownSymbol);
         };
+        if self.books[o.symbol.0 as usize].halted {
+            return Err(SymbolHalted);
+        }
         if !o.cl_ord_id.is_empty() && self.find_cl(o.account.0, &o.cl_ord_id).is_some() {
             return Err(DuplicateClOrdId);
         }
@@ -2153,6 +2240,12 @@ impl Engine {
     fn check_replace(&self, r: &ReplaceOrder, slot: u32) -> Result<i64, RejectReason> {
         use RejectReason::*;
         let o = &self.orders[slot as usize];
+        if self.accounts[o.account as usize].suspended {
+            return Err(AccountSuspended);
+        }
+        if self.books[o.symbol as usize].halted {
+            return Err(SymbolHalted);
+        }
         let ins = &self.insts[o.symbol as usize];
         let (price, qty) = (r.price.0, r.qty.0);
         if !ins.in_band(price) {
@@ -2367,11 +2460,14 @@ impl Engine {
 
     fn transfer<S: EventSink>(&mut self, t: &Transfer, deposit: bool, out: &mut S) {
         let reject = |reason| Event::AdminRejected {
-            account: t.account,
+            target: AdminTarget::Account(t.account),
             reason,
         };
         if !self.account_exists(t.account) {
             return out.emit(reject(RejectReason::UnknownAccount));
+        }
+        if !deposit && self.accounts[t.account.0 as usize].suspended {
+            return out.emit(reject(RejectReason::AccountSuspended));
         }
         if t.asset.0 as usize >= self.n_assets {
             return out.emit(reject(RejectReason::UnknownAsset));
@@ -2409,17 +2505,56 @@ impl Engine {
     fn create_account<S: EventSink>(&mut self, account: AccountId, out: &mut S) {
         match self.accounts.get_mut(account.0 as usize) {
             None => out.emit(Event::AdminRejected {
-                account,
+                target: AdminTarget::Account(account),
                 reason: RejectReason::InvalidAccount,
             }),
             Some(a) if a.exists => out.emit(Event::AdminRejected {
-                account,
+                target: AdminTarget::Account(account),
                 reason: RejectReason::AccountExists,
             }),
             Some(a) => {
+                assert!(!a.suspended, "a missing account cannot be suspended");
                 a.exists = true;
                 out.emit(Event::AccountCreated { account });
             }
         }
+    }
+
+    // ----- operator commands ------------------------------------------------------------
+
+    /// HaltSymbol / ResumeSymbol: sets the flag (idempotent) and reports the status.
+    fn set_symbol_halted<S: EventSink>(&mut self, symbol: SymbolId, halted: bool, out: &mut S) {
+        match self.books.get_mut(symbol.0 as usize) {
+            None => out.emit(Event::AdminRejected {
+                target: AdminTarget::Symbol(symbol),
+                reason: RejectReason::UnknownSymbol,
+            }),
+            Some(book) => {
+                book.halted = halted;
+                out.emit(Event::SymbolStatus { symbol, halted });
+            }
+        }
+    }
+
+    /// SuspendAccount / ResumeAccount: sets the flag (idempotent) and reports the status.
+    /// The fee account has no status.
+    fn set_account_suspended<S: EventSink>(
+        &mut self,
+        account: AccountId,
+        suspended: bool,
+        out: &mut S,
+    ) {
+        let reason = if !self.account_exists(account) {
+            RejectReason::UnknownAccount
+        } else if account == self.cfg.fee_account {
+            RejectReason::InvalidAccount
+        } else {
+            self.accounts[account.0 as usize].suspended = suspended;
+            return out.emit(Event::AccountStatus { account, suspended });
+        };
+        out.emit(Event::AdminRejected {
+            target: AdminTarget::Account(account),
+            reason,
+        });
     }
 }

@@ -60,8 +60,22 @@ pub enum RejectReason {
     InvalidAmount = 18,
     /// The account already exists.
     AccountExists = 19,
-    /// Account id outside the configured range.
+    /// Account id outside the configured range; or the fee account named by an operator
+    /// command that does not apply to it (suspend/resume).
     InvalidAccount = 20,
+    /// The symbol is halted by the operator.
+    SymbolHalted = 21,
+    /// The account is suspended by the operator (it may only cancel).
+    AccountSuspended = 22,
+}
+
+/// What an admin or operator command was about (see [`Event::AdminRejected`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum AdminTarget {
+    /// Deposit, Withdraw, CreateAccount, SuspendAccount, ResumeAccount.
+    Account(AccountId),
+    /// HaltSymbol, ResumeSymbol.
+    Symbol(SymbolId),
 }
 
 /// Why an order left the book (or never rested).
@@ -271,12 +285,29 @@ pub enum Event {
         /// The account.
         account: AccountId,
     },
-    /// A deposit, withdrawal or account creation was refused.
+    /// A deposit, withdrawal, account creation or operator command was refused; nothing
+    /// changed.
     AdminRejected {
-        /// Account named by the command.
-        account: AccountId,
+        /// The account or symbol named by the command.
+        target: AdminTarget,
         /// Why.
         reason: RejectReason,
+    },
+    /// Result of HaltSymbol / ResumeSymbol: the symbol's status after the command (also
+    /// when it did not change).
+    SymbolStatus {
+        /// The instrument.
+        symbol: SymbolId,
+        /// True while new orders and replaces on it are rejected.
+        halted: bool,
+    },
+    /// Result of SuspendAccount / ResumeAccount: the account's status after the command
+    /// (also when it did not change).
+    AccountStatus {
+        /// The account.
+        account: AccountId,
+        /// True while it may only cancel (and receive deposits and fills of resting orders).
+        suspended: bool,
     },
 }
 

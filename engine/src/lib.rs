@@ -25,8 +25,8 @@ pub use command::{
 };
 pub use engine::{Balance, Engine, OrderView};
 pub use event::{
-    CancelReason, Event, EventSink, Fill, LedgerEntry, LedgerReason, OrderState, RejectReason,
-    Trade,
+    AdminTarget, CancelReason, Event, EventSink, Fill, LedgerEntry, LedgerReason, OrderState,
+    RejectReason, Trade,
 };
 pub use hash::{EventCounter, EventHasher, StableHasher};
 pub use snapshot::SnapshotError;

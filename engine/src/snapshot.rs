@@ -1,6 +1,14 @@
 //! Engine state snapshots: a full, self-checking serialisation of books, orders,
 //! accounts and counters. File handling (temp file, fsync, rename) lives in the journal
 //! crate; this is only the byte format.
+//!
+//! Layout (format 2, little-endian): magic `TCHYSNP1`, version u32, configuration
+//! fingerprint u64, now u64, next order id u64, next trade id u64, one halted flag u8 (0/1)
+//! per instrument, account count u32 and per existing account {id u32, suspended flag u8
+//! (0/1), per asset {available i64, locked i64}, its order ids in rest order (count u32,
+//! ids u64)}, resting order count u32 and the orders best price first per book side, and
+//! the state hash u64. Format 1 is the same without the two kinds of flag bytes; it is
+//! still read (nothing halted, nothing suspended). Any other version is refused.
 
 use crate::types::{ClOrdId, Side};
 

@@ -22,8 +22,8 @@ use common::{
 use model::{scenarios, Model};
 use proptest::prelude::*;
 use tachyon_engine::{
-    AccountId, AssetId, Command, Engine, EngineConfig, Event, EventHasher, LedgerReason, Side,
-    SymbolId,
+    AccountId, AdminTarget, AssetId, Command, CommandKind, Engine, EngineConfig, Event,
+    EventHasher, LedgerReason, RejectReason, Side, SymbolId,
 };
 
 /// Engine + model side by side, with what is needed to check conservation and to report.
@@ -51,6 +51,51 @@ struct Counts {
     reduced: usize,
     replaced: usize,
     cancel_rejects: usize,
+    /// Operator commands and their effects on other commands.
+    ops: OpCounts,
+}
+
+/// What the operator commands exercised (see SEMANTICS.md "Operator commands").
+#[derive(Default, Debug, Clone, Copy)]
+struct OpCounts {
+    symbol_status: usize,
+    account_status: usize,
+    /// Operator commands refused (unknown symbol/account, fee account).
+    op_rejects: usize,
+    new_halted: usize,
+    replace_halted: usize,
+    new_suspended: usize,
+    replace_suspended: usize,
+    withdraw_suspended: usize,
+    /// Cancels, mass cancels and expiries of orders on a halted symbol.
+    removed_on_halted: usize,
+    /// Cancels and mass cancels of a suspended account's orders.
+    canceled_by_suspended: usize,
+    /// Fills of a suspended account's resting orders.
+    suspended_maker_fills: usize,
+    deposits_to_suspended: usize,
+}
+
+impl OpCounts {
+    fn all_nonzero(&self) -> bool {
+        let c = self;
+        [
+            c.symbol_status,
+            c.account_status,
+            c.op_rejects,
+            c.new_halted,
+            c.replace_halted,
+            c.new_suspended,
+            c.replace_suspended,
+            c.withdraw_suspended,
+            c.removed_on_halted,
+            c.canceled_by_suspended,
+            c.suspended_maker_fills,
+            c.deposits_to_suspended,
+        ]
+        .iter()
+        .all(|&n| n > 0)
+    }
 }
 
 impl Harness {
@@ -80,6 +125,17 @@ impl Harness {
         let index = self.applied;
         self.applied += 1;
 
+        // Operator flags before the command (only operator commands change them, after
+        // their expiries, which these counts do not need to tell apart).
+        let halted: Vec<bool> = (0..self.cfg.instruments.len() as u16)
+            .map(|s| self.model.symbol_halted(SymbolId(s)))
+            .collect();
+        let suspended: Vec<bool> = (0..self.cfg.max_accounts)
+            .map(|a| self.model.account_suspended(AccountId(a)))
+            .collect();
+        let is_halted = |s: SymbolId| halted.get(s.0 as usize).copied().unwrap_or(false);
+        let is_suspended = |a: AccountId| suspended.get(a.0 as usize).copied().unwrap_or(false);
+
         let mut got: Vec<Event> = Vec::new();
         self.engine.apply(cmd, &mut got);
         let want = self.model.apply(cmd);
@@ -87,6 +143,52 @@ impl Harness {
             return Err(self.mismatch(index, cmd, &want, &got));
         }
         self.counts.events += got.len();
+        let ops = &mut self.counts.ops;
+        for ev in &got {
+            match ev {
+                Event::SymbolStatus { .. } => ops.symbol_status += 1,
+                Event::AccountStatus { .. } => ops.account_status += 1,
+                Event::AdminRejected {
+                    target: AdminTarget::Symbol(_),
+                    ..
+                } => ops.op_rejects += 1,
+                Event::AdminRejected { reason, .. } => match (reason, &cmd.kind) {
+                    (RejectReason::AccountSuspended, _) => ops.withdraw_suspended += 1,
+                    (_, CommandKind::SuspendAccount { .. } | CommandKind::ResumeAccount { .. }) => {
+                        ops.op_rejects += 1
+                    }
+                    _ => {}
+                },
+                Event::OrderRejected { reason, .. } => match reason {
+                    RejectReason::SymbolHalted => ops.new_halted += 1,
+                    RejectReason::AccountSuspended => ops.new_suspended += 1,
+                    _ => {}
+                },
+                Event::CancelRejected { reason, .. } => match reason {
+                    RejectReason::SymbolHalted => ops.replace_halted += 1,
+                    RejectReason::AccountSuspended => ops.replace_suspended += 1,
+                    _ => {}
+                },
+                Event::OrderCanceled { state, reason, .. } => {
+                    use tachyon_engine::CancelReason::*;
+                    if matches!(reason, UserRequest | MassCancel | Expired)
+                        && is_halted(state.symbol)
+                    {
+                        ops.removed_on_halted += 1;
+                    }
+                    if matches!(reason, UserRequest | MassCancel) && is_suspended(state.account) {
+                        ops.canceled_by_suspended += 1;
+                    }
+                }
+                Event::Trade(t) if is_suspended(t.maker.account) => ops.suspended_maker_fills += 1,
+                Event::Ledger(l)
+                    if l.reason == LedgerReason::Deposit && is_suspended(l.account) =>
+                {
+                    ops.deposits_to_suspended += 1
+                }
+                _ => {}
+            }
+        }
         for ev in &got {
             match ev {
                 Event::OrderAccepted { .. } => self.counts.accepted += 1,
@@ -143,12 +245,22 @@ impl Harness {
         Ok(())
     }
 
-    /// Balances, account existence, books (order by order) and order counts.
+    /// Balances, account existence and status, symbol status, books (order by order) and
+    /// order counts.
     fn compare_state(&self) -> Result<(), String> {
+        for s in 0..self.cfg.instruments.len() as u16 + 2 {
+            let s = SymbolId(s);
+            if self.engine.symbol_halted(s) != self.model.symbol_halted(s) {
+                return Err(format!("symbol_halted({s:?}) differs"));
+            }
+        }
         for a in 0..self.cfg.max_accounts + 3 {
             let a = AccountId(a);
             if self.engine.account_exists(a) != self.model.account_exists(a) {
                 return Err(format!("account_exists({a:?}) differs"));
+            }
+            if self.engine.account_suspended(a) != self.model.account_suspended(a) {
+                return Err(format!("account_suspended({a:?}) differs"));
             }
             for asset in 0..self.cfg.assets.len() as u16 + 1 {
                 let (e, m) = (
@@ -242,6 +354,15 @@ fn lines<T: std::fmt::Debug>(v: &[T]) -> String {
 
 /// Prelude, then one generated command per seed; full checks after every command.
 fn run_seeds(cfg: &EngineConfig, profile: Profile, seeds: &[u64]) -> Result<(), String> {
+    run_seeds_counting(cfg, profile, seeds).map(|_| ())
+}
+
+/// [`run_seeds`], returning what the stream exercised.
+fn run_seeds_counting(
+    cfg: &EngineConfig,
+    profile: Profile,
+    seeds: &[u64],
+) -> Result<Counts, String> {
     let mut h = Harness::new(cfg.clone(), usize::MAX);
     for c in prelude() {
         h.step(&c, false)?;
@@ -256,7 +377,7 @@ fn run_seeds(cfg: &EngineConfig, profile: Profile, seeds: &[u64]) -> Result<(), 
         let c = gen.command(seed, &h.model);
         h.step(&c, true)?;
     }
-    Ok(())
+    Ok(h.counts)
 }
 
 /// Case count: `default`, or `DIFF_CASES` for a longer hunt.
@@ -366,13 +487,65 @@ fn differential_fixed_seed_1m() {
     let c = &h.counts;
     eprintln!(
         "differential_fixed_seed_1m: {n} commands, {} events ({} accepted, {} rejected, {} trades, \
-         {} cancels, {} reduced, {} replaced, {} cancel/replace rejects) in {:.1?}",
+         {} cancels, {} reduced, {} replaced, {} cancel/replace rejects) in {:.1?}\n  operator: {:?}",
         c.events, c.accepted, c.rejected, c.trades, c.canceled, c.reduced, c.replaced, c.cancel_rejects,
-        start.elapsed()
+        start.elapsed(), c.ops
     );
     assert!(
         c.trades > n / 20 && c.accepted > n / 5,
         "the stream stopped exercising the engine"
+    );
+    if n >= 100_000 {
+        assert!(
+            c.ops.all_nonzero(),
+            "the stream misses an operator-command path: {:?}",
+            c.ops
+        );
+    }
+}
+
+/// The short streams the proptests draw (same generator, same configuration) reach every
+/// operator-command path: 300 fixed-seed streams of 300 commands, engine vs model.
+#[test]
+fn short_streams_exercise_operator_commands() {
+    let mut master = SplitMix(0x0915_2024);
+    let mut total = OpCounts::default();
+    let mut streams_with_status = 0;
+    for case in 0..300 {
+        let profile = if case % 2 == 0 {
+            DEFAULT_PROFILE
+        } else {
+            TIGHT_PROFILE
+        };
+        let seeds: Vec<u64> = (0..300).map(|_| master.next_u64()).collect();
+        let c = run_seeds_counting(&small_config(), profile, &seeds)
+            .unwrap_or_else(|e| panic!("case {case}: {e}"));
+        let o = c.ops;
+        if o.symbol_status + o.account_status > 0 {
+            streams_with_status += 1;
+        }
+        for (t, x) in [
+            (&mut total.symbol_status, o.symbol_status),
+            (&mut total.account_status, o.account_status),
+            (&mut total.op_rejects, o.op_rejects),
+            (&mut total.new_halted, o.new_halted),
+            (&mut total.replace_halted, o.replace_halted),
+            (&mut total.new_suspended, o.new_suspended),
+            (&mut total.replace_suspended, o.replace_suspended),
+            (&mut total.withdraw_suspended, o.withdraw_suspended),
+            (&mut total.removed_on_halted, o.removed_on_halted),
+            (&mut total.canceled_by_suspended, o.canceled_by_suspended),
+            (&mut total.suspended_maker_fills, o.suspended_maker_fills),
+            (&mut total.deposits_to_suspended, o.deposits_to_suspended),
+        ] {
+            *t += x;
+        }
+    }
+    eprintln!("300 short streams: {streams_with_status} with a status change; {total:?}");
+    assert!(total.all_nonzero(), "a path is never reached: {total:?}");
+    assert!(
+        streams_with_status >= 300 / 2,
+        "only {streams_with_status} of 300 streams have an operator command"
     );
 }
 

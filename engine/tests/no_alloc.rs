@@ -1,6 +1,7 @@
 //! The engine does not allocate per command after warm-up: a counting global allocator
 //! over 1,000,000 mixed commands (new orders of every type, cancels, replaces, mass
-//! cancels, deposits, withdrawals, time ticks) must see zero allocations.
+//! cancels, deposits, withdrawals, time ticks, operator halts/suspensions and resumes)
+//! must see zero allocations.
 
 use std::sync::atomic::Ordering;
 
@@ -27,6 +28,19 @@ fn one_million_mixed_commands_allocate_nothing() {
             gen::command(&mut rng, ts, 200_000 + i)
         })
         .collect();
+    let operator = cmds
+        .iter()
+        .filter(|c| {
+            matches!(
+                c.kind,
+                CommandKind::HaltSymbol { .. }
+                    | CommandKind::ResumeSymbol { .. }
+                    | CommandKind::SuspendAccount { .. }
+                    | CommandKind::ResumeAccount { .. }
+            )
+        })
+        .count();
+    assert!(operator > 1_000, "only {operator} operator commands");
     let before = sink.count;
     COUNTING.store(true, Ordering::SeqCst);
     for c in &cmds {

@@ -172,6 +172,10 @@ impl<'a> MarketDataRequest<'a> {
             .filter(|(t, _)| *t == 55)
             .map(|(_, v)| v)
     }
+    /// True if MDUpdateType(265) = 0 (full refresh updates) was asked for explicitly.
+    pub fn full_refresh_requested(&self) -> bool {
+        self.msg.get(265) == Some(b"0")
+    }
     /// The MDEntryType(269) values requested.
     pub fn entry_types(&self) -> impl Iterator<Item = u8> + 'a {
         self.msg

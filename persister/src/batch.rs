@@ -109,6 +109,8 @@ pub(crate) fn reject_str(r: RejectReason) -> &'static str {
         InvalidAmount => "invalid_amount",
         AccountExists => "account_exists",
         InvalidAccount => "invalid_account",
+        SymbolHalted => "symbol_halted",
+        AccountSuspended => "account_suspended",
     }
 }
 
@@ -377,7 +379,9 @@ impl Batch {
                 Event::CancelRejected { .. }
                 | Event::MassCancelReport { .. }
                 | Event::BookLevel { .. }
-                | Event::AdminRejected { .. } => {}
+                | Event::AdminRejected { .. }
+                | Event::SymbolStatus { .. }
+                | Event::AccountStatus { .. } => {}
             }
         }
     }

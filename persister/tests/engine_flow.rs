@@ -8,7 +8,10 @@ use std::time::Instant;
 
 use common::*;
 use rust_decimal::Decimal;
-use tachyon_engine::{AccountId, AssetId, CancelReason, Engine, Event, Side, SymbolId};
+use tachyon_engine::{
+    AccountId, AssetId, CancelReason, ClOrdId, Command, CommandKind, Engine, Event, NewOrder,
+    OrdType, Price, Qty, RejectReason, SessionId, Side, StpMode, SymbolId, Tif,
+};
 use tachyon_persister::postgres::Client;
 use tachyon_pipeline::OutEvent;
 
@@ -291,4 +294,87 @@ fn engine_flow_100k_commands_matches_engine() {
 #[test]
 fn single_command_batches_match_engine() {
     persist_and_verify(0x5eed_0003, 2_000, 1);
+}
+
+/// Orders refused by an operator halt or suspension are stored as rejected with their
+/// reason text; the status events themselves are consumed without a row (and without
+/// breaking a batch).
+#[test]
+fn operator_rejects_are_stored_with_their_reason() {
+    let mut cmds = commands(0x5eed_0004, 0); // genesis only
+    let ts = cmds.last().unwrap().ts_ns;
+    let order = |account: u32, symbol: u16, cl: u64| NewOrder {
+        account: AccountId(account),
+        session: SessionId(0),
+        cl_ord_id: ClOrdId::from_u64(cl),
+        symbol: SymbolId(symbol),
+        side: Side::Buy,
+        ord_type: OrdType::Limit,
+        price: Price(99_000),
+        qty: Qty(1),
+        quote_budget: 0,
+        tif: Tif::Gtc,
+        expire_ns: 0,
+        post_only: false,
+        stp: StpMode::CancelNewest,
+    };
+    for kind in [
+        CommandKind::HaltSymbol {
+            symbol: SymbolId(0),
+        },
+        CommandKind::NewOrder(order(1, 0, 1)),
+        CommandKind::SuspendAccount {
+            account: AccountId(2),
+        },
+        CommandKind::NewOrder(order(2, 1, 2)),
+        CommandKind::NewOrder(order(1, 1, 3)),
+        CommandKind::ResumeSymbol {
+            symbol: SymbolId(0),
+        },
+        CommandKind::NewOrder(order(1, 0, 4)),
+    ] {
+        cmds.push(Command {
+            ts_ns: ts + 1,
+            kind,
+        });
+    }
+    let (engine, events) = run_engine(&cmds);
+    engine.check_invariants().unwrap();
+    let rejects: Vec<RejectReason> = events
+        .iter()
+        .filter_map(|e| match e.event {
+            Event::OrderRejected { reason, .. } => Some(reason),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        rejects,
+        [RejectReason::SymbolHalted, RejectReason::AccountSuspended]
+    );
+    let schema = TestSchema::new();
+    let mut p = open(&schema);
+    let o = p.write_batch(&events).unwrap();
+    assert_eq!(o.written_events, events.len());
+    let mut c = schema.client();
+    let rows: Vec<(String, String, Option<String>)> = c
+        .query(
+            "SELECT cl_ord_id, status, reject_reason FROM orders ORDER BY created_seq",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    let row = |cl: &str, status: &str, reason: Option<&str>| {
+        (cl.to_string(), status.to_string(), reason.map(String::from))
+    };
+    assert_eq!(
+        rows,
+        vec![
+            row("1", "rejected", Some("symbol_halted")),
+            row("2", "rejected", Some("account_suspended")),
+            row("3", "new", None),
+            row("4", "new", None),
+        ]
+    );
 }

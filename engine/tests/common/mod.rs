@@ -237,10 +237,44 @@ impl Gen {
                 12 => CommandKind::CreateAccount {
                     account: AccountId(r.range(0, 7) as u32),
                 },
+                13 => self.operator(&mut r, model),
                 _ => CommandKind::NewOrder(self.new_order(&mut r, model)),
             }
         };
         Command { ts_ns, kind }
+    }
+
+    /// An operator command (about 1% of commands). Halts and suspensions are much rarer
+    /// than resumes, and a resume usually names what is halted or suspended, so each
+    /// symbol is halted and each trader suspended only a few percent of the time (a halt
+    /// lasts a few hundred commands: long enough to span most of a proptest stream).
+    fn operator(&mut self, r: &mut SplitMix, model: &Model) -> CommandKind {
+        match r.below(100) {
+            0..=5 => CommandKind::HaltSymbol {
+                symbol: self.symbol(r),
+            },
+            6..=49 => {
+                let halted = model.halted_symbols();
+                let symbol = if !halted.is_empty() && r.pct(80) {
+                    halted[r.below(halted.len() as u64) as usize]
+                } else {
+                    self.symbol(r)
+                };
+                CommandKind::ResumeSymbol { symbol }
+            }
+            50..=55 => CommandKind::SuspendAccount {
+                account: self.account(r),
+            },
+            _ => {
+                let suspended = model.suspended_accounts();
+                let account = if !suspended.is_empty() && r.pct(80) {
+                    suspended[r.below(suspended.len() as u64) as usize]
+                } else {
+                    self.account(r)
+                };
+                CommandKind::ResumeAccount { account }
+            }
+        }
     }
 
     fn account(&self, r: &mut SplitMix) -> AccountId {

@@ -140,6 +140,14 @@ pub fn command(rng: &mut Rng, ts: u64, next_id: u64) -> Command {
             amount: 1 + rng.below(1_000_000_000_000) as i64,
             reference: next_id,
         }),
+        // Operator commands, 0.25%: resumes 15× as often as halts/suspensions, so a symbol
+        // is halted (an account suspended) about 6% of the time.
+        99 if rng.below(4) == 0 => match rng.below(32) {
+            0 => CommandKind::HaltSymbol { symbol },
+            1..=15 => CommandKind::ResumeSymbol { symbol },
+            16 => CommandKind::SuspendAccount { account },
+            _ => CommandKind::ResumeAccount { account },
+        },
         _ => CommandKind::TimeTick,
     };
     Command { ts_ns: ts, kind }

@@ -1,13 +1,17 @@
 //! Deposit, Withdraw, CreateAccount (SEMANTICS.md "Deposit / Withdraw / CreateAccount").
 
 use super::{Model, MAX_ACCOUNT_TOTAL};
-use tachyon_engine::{AccountId, Event, LedgerReason, RejectReason, Transfer};
+use tachyon_engine::{AccountId, AdminTarget, Event, LedgerReason, RejectReason, Transfer};
 
 impl Model {
     /// Checks shared by deposits and withdrawals.
     fn check_transfer(&self, t: &Transfer, deposit: bool) -> Result<(), RejectReason> {
         if !self.account_exists(t.account) {
             return Err(RejectReason::UnknownAccount);
+        }
+        // A suspended account may receive deposits, not withdraw.
+        if !deposit && self.account_suspended(t.account) {
+            return Err(RejectReason::AccountSuspended);
         }
         if t.asset.0 as usize >= self.cfg.assets.len() {
             return Err(RejectReason::UnknownAsset);
@@ -27,7 +31,7 @@ impl Model {
     pub(super) fn deposit(&mut self, t: &Transfer, out: &mut Vec<Event>) {
         match self.check_transfer(t, true) {
             Err(reason) => out.push(Event::AdminRejected {
-                account: t.account,
+                target: AdminTarget::Account(t.account),
                 reason,
             }),
             Ok(()) => self.ledger(
@@ -45,7 +49,7 @@ impl Model {
     pub(super) fn withdraw(&mut self, t: &Transfer, out: &mut Vec<Event>) {
         match self.check_transfer(t, false) {
             Err(reason) => out.push(Event::AdminRejected {
-                account: t.account,
+                target: AdminTarget::Account(t.account),
                 reason,
             }),
             Ok(()) => self.ledger(
@@ -63,12 +67,12 @@ impl Model {
     pub(super) fn create_account(&mut self, account: AccountId, out: &mut Vec<Event>) {
         if account.0 >= self.cfg.max_accounts {
             out.push(Event::AdminRejected {
-                account,
+                target: AdminTarget::Account(account),
                 reason: RejectReason::InvalidAccount,
             });
         } else if self.accounts.contains(&account) {
             out.push(Event::AdminRejected {
-                account,
+                target: AdminTarget::Account(account),
                 reason: RejectReason::AccountExists,
             });
         } else {

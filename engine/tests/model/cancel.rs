@@ -81,6 +81,14 @@ impl Model {
     /// Replace checks after Cancel's 1–4. Returns the new lock on success.
     fn check_replace(&self, r: &ReplaceOrder, o: &MOrder) -> Result<i64, RejectReason> {
         use RejectReason::*;
+        // Operator status first: the requester (= owner after check 3), then the symbol
+        // of the request (= the order's after check 4).
+        if self.account_suspended(r.account) {
+            return Err(AccountSuspended);
+        }
+        if self.symbol_halted(r.symbol) {
+            return Err(SymbolHalted);
+        }
         let ins = self.ins(o.symbol);
         if !(ins.min_price_ticks..=ins.max_price_ticks).contains(&r.price.0) {
             return Err(PriceOutOfBand);

@@ -8,7 +8,8 @@
 //!
 //! Code map: this file holds the state, the shared helpers (ledger, book levels, removal,
 //! resting) and time/expiry; `orders.rs` holds NewOrder and matching; `cancel.rs` cancel,
-//! replace and mass cancel; `admin.rs` deposits, withdrawals and account creation.
+//! replace and mass cancel; `admin.rs` deposits, withdrawals and account creation;
+//! `operator.rs` halting symbols and suspending accounts.
 //! `scenarios.rs` has hand-derived expected event lists that document the spec.
 // The model favours the spec's shape over compactness: rich error values, a ledger
 // helper with every field spelled out, explicit loops.
@@ -21,6 +22,7 @@
 
 mod admin;
 mod cancel;
+mod operator;
 mod orders;
 pub mod scenarios;
 
@@ -160,6 +162,10 @@ pub struct Model {
     books: Vec<Book>,
     /// Resting orders only.
     orders: BTreeMap<OrderId, MOrder>,
+    /// Symbols halted by the operator.
+    halted: BTreeSet<SymbolId>,
+    /// Accounts suspended by the operator.
+    suspended: BTreeSet<AccountId>,
 }
 
 impl Model {
@@ -176,6 +182,8 @@ impl Model {
             balances: BTreeMap::new(),
             books: vec![Book::default(); cfg.instruments.len()],
             orders: BTreeMap::new(),
+            halted: BTreeSet::new(),
+            suspended: BTreeSet::new(),
         }
     }
 
@@ -193,6 +201,10 @@ impl Model {
             CommandKind::Withdraw(t) => self.withdraw(t, &mut out),
             CommandKind::CreateAccount { account } => self.create_account(*account, &mut out),
             CommandKind::TimeTick => {}
+            CommandKind::HaltSymbol { symbol } => self.set_halted(*symbol, true, &mut out),
+            CommandKind::ResumeSymbol { symbol } => self.set_halted(*symbol, false, &mut out),
+            CommandKind::SuspendAccount { account } => self.set_suspended(*account, true, &mut out),
+            CommandKind::ResumeAccount { account } => self.set_suspended(*account, false, &mut out),
         }
         out
     }
@@ -213,6 +225,24 @@ impl Model {
 
     pub fn account_exists(&self, account: AccountId) -> bool {
         self.accounts.contains(&account)
+    }
+
+    pub fn symbol_halted(&self, symbol: SymbolId) -> bool {
+        self.halted.contains(&symbol)
+    }
+
+    pub fn account_suspended(&self, account: AccountId) -> bool {
+        self.suspended.contains(&account)
+    }
+
+    /// Halted symbols, ascending (for generators).
+    pub fn halted_symbols(&self) -> Vec<SymbolId> {
+        self.halted.iter().copied().collect()
+    }
+
+    /// Suspended accounts, ascending (for generators).
+    pub fn suspended_accounts(&self) -> Vec<AccountId> {
+        self.suspended.iter().copied().collect()
     }
 
     pub fn balance(&self, account: AccountId, asset: AssetId) -> Option<Balance> {
@@ -310,6 +340,18 @@ impl Model {
             if b.locked != want || b.available < 0 {
                 return Err(format!("{a:?} {asset:?}: {b:?}, orders lock {want}"));
             }
+        }
+        for a in &self.suspended {
+            if !self.accounts.contains(a) || *a == self.cfg.fee_account {
+                return Err(format!("{a:?} suspended but missing or the fee account"));
+            }
+        }
+        if let Some(s) = self
+            .halted
+            .iter()
+            .find(|s| s.0 as usize >= self.books.len())
+        {
+            return Err(format!("unknown {s:?} halted"));
         }
         Ok(())
     }

@@ -74,15 +74,21 @@ impl Model {
         self.take(t, out);
     }
 
-    /// Checks 1–7 of NewOrder; the first failure wins.
+    /// Checks 1–9 of NewOrder; the first failure wins.
     fn check_new_order(&self, o: &NewOrder) -> Result<(), RejectReason> {
         use RejectReason::*;
         if !self.account_exists(o.account) {
             return Err(UnknownAccount);
         }
+        if self.account_suspended(o.account) {
+            return Err(AccountSuspended);
+        }
         let Some(ins) = self.cfg.instruments.get(o.symbol.0 as usize) else {
             return Err(UnknownSymbol);
         };
+        if self.symbol_halted(o.symbol) {
+            return Err(SymbolHalted);
+        }
         if !o.cl_ord_id.is_empty() && self.find_by_cl(o.account, o.cl_ord_id).is_some() {
             return Err(DuplicateClOrdId);
         }

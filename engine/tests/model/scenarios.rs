@@ -7,8 +7,8 @@
 //! `r_lock = 20` and `lock_buy(p, q) = 100pq + trunc(100pq × 20 / 10_000)`.
 
 use tachyon_engine::{
-    AccountId, AssetId, AssetSpec, CancelOrder, CancelReason, ClOrdId, Command, CommandKind,
-    EngineConfig, Event, Fill, InstrumentSpec, LedgerEntry, LedgerReason, MassCancel,
+    AccountId, AdminTarget, AssetId, AssetSpec, CancelOrder, CancelReason, ClOrdId, Command,
+    CommandKind, EngineConfig, Event, Fill, InstrumentSpec, LedgerEntry, LedgerReason, MassCancel,
     MassCancelScope, NewOrder, OrdType, OrderId, OrderRef, OrderState, Price, Qty, RejectReason,
     ReplaceOrder, SessionId, Side, StpMode, SymbolId, Tif, Trade, Transfer,
 };
@@ -816,7 +816,7 @@ fn transfers() -> Scenario {
     };
     let rej = |a: u32, reason| {
         vec![Event::AdminRejected {
-            account: AccountId(a),
+            target: AdminTarget::Account(AccountId(a)),
             reason,
         }]
     };
@@ -952,6 +952,555 @@ fn cancels() -> Scenario {
     }
 }
 
+// ------------------------------------------------------------------ operator commands
+
+fn op(ts: u64, kind: CommandKind) -> Command {
+    cmd(ts, kind)
+}
+
+fn halt(ts: u64, s: u16) -> Command {
+    op(
+        ts,
+        CommandKind::HaltSymbol {
+            symbol: SymbolId(s),
+        },
+    )
+}
+
+fn resume_sym(ts: u64, s: u16) -> Command {
+    op(
+        ts,
+        CommandKind::ResumeSymbol {
+            symbol: SymbolId(s),
+        },
+    )
+}
+
+fn suspend(ts: u64, a: u32) -> Command {
+    op(
+        ts,
+        CommandKind::SuspendAccount {
+            account: AccountId(a),
+        },
+    )
+}
+
+fn resume_acc(ts: u64, a: u32) -> Command {
+    op(
+        ts,
+        CommandKind::ResumeAccount {
+            account: AccountId(a),
+        },
+    )
+}
+
+fn sym_status(halted: bool) -> Vec<Event> {
+    vec![Event::SymbolStatus { symbol: S, halted }]
+}
+
+fn acc_status(a: u32, suspended: bool) -> Vec<Event> {
+    vec![Event::AccountStatus {
+        account: AccountId(a),
+        suspended,
+    }]
+}
+
+fn admin_rej(target: AdminTarget, reason: RejectReason) -> Vec<Event> {
+    vec![Event::AdminRejected { target, reason }]
+}
+
+fn rejected(o: NewOrder, reason: RejectReason) -> Vec<Event> {
+    vec![Event::OrderRejected { order: o, reason }]
+}
+
+fn transfer(ts: u64, deposit: bool, a: u32, asset: AssetId, amount: i64, r: u64) -> Command {
+    let t = Transfer {
+        account: AccountId(a),
+        asset,
+        amount,
+        reference: r,
+    };
+    op(
+        ts,
+        if deposit {
+            CommandKind::Deposit(t)
+        } else {
+            CommandKind::Withdraw(t)
+        },
+    )
+}
+
+fn replace_cmd(ts: u64, a: u32, target: OrderRef, price: i64, qty: i64) -> Command {
+    op(
+        ts,
+        CommandKind::Replace(ReplaceOrder {
+            account: AccountId(a),
+            symbol: S,
+            target,
+            cl_ord_id: ClOrdId::EMPTY,
+            price: Price(price),
+            qty: Qty(qty),
+        }),
+    )
+}
+
+/// A refused replace of an order that was found: (id, client id, leaves, cum).
+fn replace_rej(
+    a: u32,
+    target: OrderRef,
+    found: Option<(u64, ClOrdId, i64, i64)>,
+    reason: RejectReason,
+) -> Vec<Event> {
+    let (id, c, leaves, cum) = found.unwrap_or((0, ClOrdId::EMPTY, 0, 0));
+    vec![Event::CancelRejected {
+        account: AccountId(a),
+        symbol: S,
+        target,
+        cl_ord_id: ClOrdId::EMPTY,
+        order_id: OrderId(id),
+        order_cl_ord_id: c,
+        leaves: Qty(leaves),
+        cum_qty: Qty(cum),
+        is_replace: true,
+        reason,
+    }]
+}
+
+/// A halted symbol: new orders (whatever else is wrong with them after check 4) and
+/// replaces (whatever their price) are refused, the resting orders stay; cancel, GTD
+/// expiry and mass cancel work; halting twice is a no-op success. Resumed, the symbol
+/// trades again against the order that rested through the halt.
+fn halted_symbol() -> Scenario {
+    use RejectReason::*;
+    let e = ClOrdId::EMPTY;
+    let mut o1 = limit(1, Buy, 99, 2);
+    o1.cl_ord_id = cl("a");
+    o1.tif = Tif::Gtd;
+    o1.expire_ns = 50;
+    let mut o2 = limit(1, Buy, 98, 3);
+    o2.cl_ord_id = cl("b");
+    let mut o3 = limit(1, Buy, 97, 1);
+    o3.cl_ord_id = cl("c");
+    let o4 = limit(2, Sell, 101, 4);
+    let crossing = limit(2, Sell, 99, 1);
+    let mut dup = limit(1, Buy, 100, 1);
+    dup.cl_ord_id = cl("a"); // also a duplicate client id (check 5): halted wins
+    let taker = limit(1, Buy, 101, 1);
+    let mc = MassCancel {
+        account: AccountId(1),
+        scope: MassCancelScope::Symbol(S),
+        cl_ord_id: cl("m"),
+    };
+    Scenario {
+        name: "halted symbol rejects new orders and replaces, allows cancels and expiry; resume restores",
+        steps: vec![
+            create(1, 1),
+            create(1, 2),
+            fund(1, 1, USD, 1_000_000, 1),
+            fund(1, 2, BTC, 1_000, 2),
+            // lock_buy(99, 2) = 19_800 + trunc(39.6) = 19_839.
+            (
+                new(2, o1),
+                vec![
+                    accepted(1, o1),
+                    led(1, USD, -19_839, 19_839, 980_161, 19_839, OrderLock, 1),
+                    lvl(Buy, 99, 2, 1),
+                ],
+            ),
+            // lock_buy(98, 3) = 29_400 + trunc(58.8) = 29_458.
+            (
+                new(3, o2),
+                vec![
+                    accepted(2, o2),
+                    led(1, USD, -29_458, 29_458, 950_703, 49_297, OrderLock, 2),
+                    lvl(Buy, 98, 3, 1),
+                ],
+            ),
+            // lock_buy(97, 1) = 9_700 + trunc(19.4) = 9_719.
+            (
+                new(3, o3),
+                vec![
+                    accepted(3, o3),
+                    led(1, USD, -9_719, 9_719, 940_984, 59_016, OrderLock, 3),
+                    lvl(Buy, 97, 1, 1),
+                ],
+            ),
+            (
+                new(4, o4),
+                vec![
+                    accepted(4, o4),
+                    led(2, BTC, -40, 40, 960, 40, OrderLock, 4),
+                    lvl(Sell, 101, 4, 1),
+                ],
+            ),
+            // Only the status event: no order leaves, no level changes.
+            (halt(5, 0), sym_status(true)),
+            (halt(5, 0), sym_status(true)),
+            (new(6, crossing), rejected(crossing, SymbolHalted)),
+            (new(6, dup), rejected(dup, SymbolHalted)),
+            // Qty down at the same price would keep priority: still refused, with the
+            // order's details (it was found and is the requester's).
+            (
+                replace_cmd(6, 1, OrderRef::Id(OrderId(2)), 98, 2),
+                replace_rej(
+                    1,
+                    OrderRef::Id(OrderId(2)),
+                    Some((2, cl("b"), 3, 0)),
+                    SymbolHalted,
+                ),
+            ),
+            // Price 49 is out of band, but the halt is checked first.
+            (
+                replace_cmd(6, 1, OrderRef::ClOrdId(cl("b")), 49, 3),
+                replace_rej(
+                    1,
+                    OrderRef::ClOrdId(cl("b")),
+                    Some((2, cl("b"), 3, 0)),
+                    SymbolHalted,
+                ),
+            ),
+            // Cancel's checks come first.
+            (
+                replace_cmd(6, 1, OrderRef::Id(OrderId(9)), 98, 2),
+                replace_rej(1, OrderRef::Id(OrderId(9)), None, UnknownOrder),
+            ),
+            (
+                op(
+                    7,
+                    CommandKind::Cancel(CancelOrder {
+                        account: AccountId(1),
+                        symbol: S,
+                        target: OrderRef::Id(OrderId(2)),
+                        cl_ord_id: cl("k"),
+                    }),
+                ),
+                vec![
+                    canceled(
+                        st(2, 1, Buy, cl("b"), 98, 3, 0, 0, 0),
+                        3,
+                        CancelReason::UserRequest,
+                        cl("k"),
+                    ),
+                    lvl(Buy, 98, 0, 0),
+                    led(1, USD, 29_458, -29_458, 970_442, 29_558, OrderUnlock, 2),
+                ],
+            ),
+            // GTD expiry at now = 60 >= 50.
+            (
+                op(60, CommandKind::TimeTick),
+                vec![
+                    canceled(
+                        st(1, 1, Buy, cl("a"), 99, 2, 0, 0, 0),
+                        2,
+                        CancelReason::Expired,
+                        e,
+                    ),
+                    lvl(Buy, 99, 0, 0),
+                    led(1, USD, 19_839, -19_839, 990_281, 9_719, OrderUnlock, 1),
+                ],
+            ),
+            (
+                op(61, CommandKind::MassCancel(mc)),
+                vec![
+                    canceled(
+                        st(3, 1, Buy, cl("c"), 97, 1, 0, 0, 0),
+                        1,
+                        CancelReason::MassCancel,
+                        cl("m"),
+                    ),
+                    lvl(Buy, 97, 0, 0),
+                    led(1, USD, 9_719, -9_719, 1_000_000, 0, OrderUnlock, 3),
+                    Event::MassCancelReport {
+                        account: AccountId(1),
+                        scope: MassCancelScope::Symbol(S),
+                        cl_ord_id: cl("m"),
+                        canceled: 1,
+                        reject: None,
+                    },
+                ],
+            ),
+            (resume_sym(62, 0), sym_status(false)),
+            (resume_sym(62, 0), sym_status(false)),
+            // Trading again, against order 4 which rested through the halt.
+            // lock_buy(101, 1) = 10_100 + trunc(20.2) = 10_120. n = 10_100, maker fee
+            // trunc(-10.1) = -10, taker fee 20; the buyer's whole lock is spent.
+            (
+                new(63, taker),
+                vec![
+                    accepted(5, taker),
+                    led(1, USD, -10_120, 10_120, 989_880, 10_120, OrderLock, 5),
+                    trade(
+                        1,
+                        101,
+                        1,
+                        Buy,
+                        fill(4, 2, 3, 1, 101, -10),
+                        fill(5, 1, 0, 1, 101, 20),
+                    ),
+                    led(1, USD, 0, -10_120, 989_880, 0, T, 1),
+                    led(1, BTC, 10, 0, 10, 0, T, 1),
+                    led(2, BTC, 0, -10, 960, 30, T, 1),
+                    led(2, USD, 10_110, 0, 10_110, 0, T, 1),
+                    led(FEE, USD, 10, 0, 10, 0, Fee, 1),
+                    lvl(Sell, 101, 3, 1),
+                ],
+            ),
+        ],
+    }
+}
+
+/// A suspended account may only cancel: its new orders, replaces and withdrawals are
+/// refused, a deposit to it works, its resting order is still filled when another account
+/// hits it, its cancel and mass cancel work. Resumed, it withdraws and trades again.
+fn suspended_account() -> Scenario {
+    use RejectReason::*;
+    let (s1, s2) = (limit(2, Sell, 100, 5), limit(2, Sell, 102, 2));
+    let mut unknown_sym = limit(2, Sell, 101, 1);
+    unknown_sym.symbol = SymbolId(1); // check 2 comes before check 3
+    let blocked = limit(2, Sell, 101, 1);
+    let taker = limit(1, Buy, 100, 3);
+    let id1 = OrderRef::Id(OrderId(1));
+    let mc = MassCancel {
+        account: AccountId(2),
+        scope: MassCancelScope::Account,
+        cl_ord_id: cl("m"),
+    };
+    Scenario {
+        name: "suspended account can only cancel; its resting order still trades; deposits work; resume restores",
+        steps: vec![
+            create(1, 1),
+            create(1, 2),
+            fund(1, 1, USD, 1_000_000, 1),
+            fund(1, 2, BTC, 1_000, 2),
+            (
+                new(2, s1),
+                vec![
+                    accepted(1, s1),
+                    led(2, BTC, -50, 50, 950, 50, OrderLock, 1),
+                    lvl(Sell, 100, 5, 1),
+                ],
+            ),
+            (
+                new(2, s2),
+                vec![
+                    accepted(2, s2),
+                    led(2, BTC, -20, 20, 930, 70, OrderLock, 2),
+                    lvl(Sell, 102, 2, 1),
+                ],
+            ),
+            (suspend(3, 2), acc_status(2, true)),
+            (suspend(3, 2), acc_status(2, true)),
+            (new(4, blocked), rejected(blocked, AccountSuspended)),
+            (new(4, unknown_sym), rejected(unknown_sym, AccountSuspended)),
+            (
+                replace_cmd(4, 2, id1, 100, 4),
+                replace_rej(2, id1, Some((1, ClOrdId::EMPTY, 5, 0)), AccountSuspended),
+            ),
+            // Suspended and halted: the account's status is checked first.
+            (halt(4, 0), sym_status(true)),
+            (
+                replace_cmd(4, 2, id1, 100, 4),
+                replace_rej(2, id1, Some((1, ClOrdId::EMPTY, 5, 0)), AccountSuspended),
+            ),
+            (resume_sym(4, 0), sym_status(false)),
+            (
+                replace_cmd(4, 2, OrderRef::Id(OrderId(7)), 100, 4),
+                replace_rej(2, OrderRef::Id(OrderId(7)), None, UnknownOrder),
+            ),
+            (
+                transfer(5, false, 2, BTC, 10, 8),
+                admin_rej(AdminTarget::Account(AccountId(2)), AccountSuspended),
+            ),
+            (
+                transfer(5, false, 2, AssetId(5), 10, 8),
+                admin_rej(AdminTarget::Account(AccountId(2)), AccountSuspended),
+            ),
+            (
+                transfer(5, true, 2, USD, 500, 9),
+                vec![led(2, USD, 500, 0, 500, 0, Deposit, 9)],
+            ),
+            // Another account hits the suspended account's resting order.
+            // lock_buy(100, 3) = 30_000 + 60. n = 30_000, maker fee -30, taker fee 60.
+            (
+                new(6, taker),
+                vec![
+                    accepted(3, taker),
+                    led(1, USD, -30_060, 30_060, 969_940, 30_060, OrderLock, 3),
+                    trade(
+                        1,
+                        100,
+                        3,
+                        Buy,
+                        fill(1, 2, 2, 3, 300, -30),
+                        fill(3, 1, 0, 3, 300, 60),
+                    ),
+                    led(1, USD, 0, -30_060, 969_940, 0, T, 1),
+                    led(1, BTC, 30, 0, 30, 0, T, 1),
+                    led(2, BTC, 0, -30, 930, 40, T, 1),
+                    led(2, USD, 30_030, 0, 30_530, 0, T, 1),
+                    led(FEE, USD, 30, 0, 30, 0, Fee, 1),
+                    lvl(Sell, 100, 2, 1),
+                ],
+            ),
+            (
+                op(
+                    7,
+                    CommandKind::Cancel(CancelOrder {
+                        account: AccountId(2),
+                        symbol: S,
+                        target: id1,
+                        cl_ord_id: cl("k"),
+                    }),
+                ),
+                vec![
+                    canceled(
+                        st(1, 2, Sell, ClOrdId::EMPTY, 100, 5, 0, 3, 300),
+                        2,
+                        CancelReason::UserRequest,
+                        cl("k"),
+                    ),
+                    lvl(Sell, 100, 0, 0),
+                    led(2, BTC, 20, -20, 950, 20, OrderUnlock, 1),
+                ],
+            ),
+            (
+                op(8, CommandKind::MassCancel(mc)),
+                vec![
+                    canceled(
+                        st(2, 2, Sell, ClOrdId::EMPTY, 102, 2, 0, 0, 0),
+                        2,
+                        CancelReason::MassCancel,
+                        cl("m"),
+                    ),
+                    lvl(Sell, 102, 0, 0),
+                    led(2, BTC, 20, -20, 970, 0, OrderUnlock, 2),
+                    Event::MassCancelReport {
+                        account: AccountId(2),
+                        scope: MassCancelScope::Account,
+                        cl_ord_id: cl("m"),
+                        canceled: 1,
+                        reject: None,
+                    },
+                ],
+            ),
+            (resume_acc(9, 2), acc_status(2, false)),
+            (resume_acc(9, 2), acc_status(2, false)),
+            (
+                transfer(10, false, 2, BTC, 70, 10),
+                vec![led(2, BTC, -70, 0, 900, 0, LedgerReason::Withdrawal, 10)],
+            ),
+            (
+                new(10, blocked),
+                vec![
+                    accepted(4, blocked),
+                    led(2, BTC, -10, 10, 890, 10, OrderLock, 4),
+                    lvl(Sell, 101, 1, 1),
+                ],
+            ),
+        ],
+    }
+}
+
+/// Operator commands naming nothing valid, the fee account, no-op resumes, and the check
+/// order of other commands under both flags.
+fn operator_rejects_and_check_order() -> Scenario {
+    use RejectReason::*;
+    let sym = |s: u16| AdminTarget::Symbol(SymbolId(s));
+    let acc = |a: u32| AdminTarget::Account(AccountId(a));
+    let o1 = limit(1, Buy, 100, 1);
+    let o2 = limit(2, Buy, 100, 1);
+    let mut o2_unknown_sym = o2;
+    o2_unknown_sym.symbol = SymbolId(1);
+    let o5 = limit(5, Buy, 100, 1);
+    Scenario {
+        name: "operator command rejects, idempotent resumes, check order under both flags",
+        steps: vec![
+            create(1, 1),
+            create(1, 2),
+            (halt(1, 1), admin_rej(sym(1), UnknownSymbol)),
+            (resume_sym(1, 7), admin_rej(sym(7), UnknownSymbol)),
+            (suspend(1, 3), admin_rej(acc(3), UnknownAccount)), // in range, not created
+            (suspend(1, 8), admin_rej(acc(8), UnknownAccount)), // >= max_accounts
+            (resume_acc(1, 9), admin_rej(acc(9), UnknownAccount)),
+            (suspend(1, FEE), admin_rej(acc(FEE), InvalidAccount)),
+            (resume_acc(1, FEE), admin_rej(acc(FEE), InvalidAccount)),
+            // Resuming what is not halted/suspended: success, status unchanged.
+            (resume_acc(1, 1), acc_status(1, false)),
+            (resume_sym(1, 0), sym_status(false)),
+            (suspend(2, 1), acc_status(1, true)),
+            (halt(2, 0), sym_status(true)),
+            (new(3, o1), rejected(o1, AccountSuspended)), // check 2 before 4
+            (new(3, o5), rejected(o5, UnknownAccount)),
+            (new(3, o2), rejected(o2, SymbolHalted)),
+            (
+                new(3, o2_unknown_sym),
+                rejected(o2_unknown_sym, UnknownSymbol),
+            ),
+            // Deposits to a suspended account work; withdrawals of unknown accounts are
+            // still UnknownAccount.
+            fund(3, 1, USD, 100_000, 1),
+            (
+                transfer(3, false, 5, USD, 1, 2),
+                admin_rej(acc(5), UnknownAccount),
+            ),
+            // Cancel checks are unchanged for a suspended account.
+            (
+                op(
+                    3,
+                    CommandKind::Cancel(CancelOrder {
+                        account: AccountId(1),
+                        symbol: S,
+                        target: OrderRef::Id(OrderId(1)),
+                        cl_ord_id: ClOrdId::EMPTY,
+                    }),
+                ),
+                vec![Event::CancelRejected {
+                    account: AccountId(1),
+                    symbol: S,
+                    target: OrderRef::Id(OrderId(1)),
+                    cl_ord_id: ClOrdId::EMPTY,
+                    order_id: OrderId(0),
+                    order_cl_ord_id: ClOrdId::EMPTY,
+                    leaves: Qty(0),
+                    cum_qty: Qty(0),
+                    is_replace: false,
+                    reason: UnknownOrder,
+                }],
+            ),
+            (
+                op(
+                    3,
+                    CommandKind::MassCancel(MassCancel {
+                        account: AccountId(1),
+                        scope: MassCancelScope::Symbol(S),
+                        cl_ord_id: ClOrdId::EMPTY,
+                    }),
+                ),
+                vec![Event::MassCancelReport {
+                    account: AccountId(1),
+                    scope: MassCancelScope::Symbol(S),
+                    cl_ord_id: ClOrdId::EMPTY,
+                    canceled: 0,
+                    reject: None,
+                }],
+            ),
+            // Resuming the account alone: the halt still applies.
+            (resume_acc(4, 1), acc_status(1, false)),
+            (new(4, o1), rejected(o1, SymbolHalted)),
+            (resume_sym(4, 0), sym_status(false)),
+            // lock_buy(100, 1) = 10_000 + 20.
+            (
+                new(4, o1),
+                vec![
+                    accepted(1, o1),
+                    led(1, USD, -10_020, 10_020, 89_980, 10_020, OrderLock, 1),
+                    lvl(Buy, 100, 1, 1),
+                ],
+            ),
+        ],
+    }
+}
+
 pub fn all() -> Vec<Scenario> {
     vec![
         two_level_sweep(),
@@ -963,6 +1512,9 @@ pub fn all() -> Vec<Scenario> {
         rejects(),
         transfers(),
         cancels(),
+        halted_symbol(),
+        suspended_account(),
+        operator_rejects_and_check_order(),
     ]
 }
 

@@ -17,8 +17,10 @@
 //! 5. every 100 ms, session timers (heartbeats, TestRequests, timeouts).
 
 mod bridge;
+mod md;
 mod reports;
 
+use std::collections::HashMap;
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -29,7 +31,7 @@ use std::time::{Duration, Instant};
 
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
-use tachyon_config::{Config, FixSession};
+use tachyon_config::{Config, FixSession, SessionKind};
 use tachyon_engine::{
     AccountId, ClOrdId, Command, CommandKind, MassCancel, MassCancelScope, OrderId, OrderRef,
     SessionId, Side,
@@ -45,6 +47,7 @@ use crate::session::{
     SeqNums, Session, SessionConfig, SessionState, SessionStore,
 };
 use bridge::{GatewayReject, Markets};
+use md::MarketData;
 use reports::{CachedOrder, Er, ExecId, OrderCache, Reply};
 
 const LISTENER: Token = Token(0);
@@ -53,6 +56,9 @@ const FIRST_CONN: usize = 2;
 
 /// Per-connection receive buffer (a frame must fit; the decoder bounds BodyLength).
 const RECV_BUF: usize = 64 * 1024;
+/// Largest message we encode (a full-depth market data snapshot is the big one:
+/// ~40 bytes per level).
+const MAX_OUTBOUND_MESSAGE: usize = 256 * 1024;
 /// Session timers run this often.
 const TIMER_EVERY: Duration = Duration::from_millis(100);
 /// After the last piece of work, keep polling without sleeping this long.
@@ -222,6 +228,42 @@ impl SessionStore for AnyStore {
     }
 }
 
+/// Encodes and stores one reply for slot `i` (dropped for a disconnected session that
+/// resets at its next Logon: nobody could ever receive it).
+fn deliver(
+    slots: &mut [Slot],
+    i: usize,
+    now: u64,
+    markets: &Markets,
+    stats: &GatewayStats,
+    reply: &Reply<'_>,
+) {
+    let Some(slot) = slots.get_mut(i) else { return };
+    if slot.conn.is_none() && slot.cfg.reset_on_logon {
+        return;
+    }
+    let res = match reply {
+        Reply::Er(er) => slot
+            .session
+            .send_app(now, b"8", |w| reports::write_er(w, markets, er)),
+        Reply::CancelReject(cr) => slot
+            .session
+            .send_app(now, b"9", |w| reports::write_cancel_reject(w, cr)),
+        Reply::MassCancel(mc) => slot
+            .session
+            .send_app(now, b"r", |w| reports::write_mass_cancel(w, markets, mc)),
+    };
+    match res {
+        Ok(_) => {
+            stats.replies.fetch_add(1, Ordering::Relaxed);
+        }
+        Err(e) => {
+            warn!(component = "gateway", session = %slot.cfg.sender_comp_id, error = %e,
+                "could not store a reply");
+        }
+    }
+}
+
 /// One configured session.
 struct Slot {
     session: Session<AnyStore>,
@@ -271,6 +313,10 @@ struct Io {
     next_timer: Instant,
     /// Scratch for writing a reply to one session (avoids borrowing the slot twice).
     scratch: Vec<u8>,
+    /// L2 books and market data subscriptions.
+    md: MarketData,
+    /// Drop-copy sessions (slot indexes) by account.
+    drop_copy: HashMap<u32, Vec<usize>>,
 }
 
 impl Io {
@@ -295,6 +341,7 @@ impl Io {
                 }
             };
             let mut sc = SessionConfig::from_config(s);
+            sc.max_message_len = MAX_OUTBOUND_MESSAGE;
             sc.sending_time_window_ns = cfg.fix.recv_window_ms * 1_000_000;
             sc.heartbeat_min_s = cfg.fix.heartbeat_min_s;
             sc.heartbeat_max_s = cfg.fix.heartbeat_max_s;
@@ -322,6 +369,28 @@ impl Io {
         let open_orders = (cfg.engine.max_orders as usize)
             .min(1 << 16)
             .max(opts.open_orders.len() * 2);
+        let mut md = MarketData::new(
+            cfg.instruments.len(),
+            cfg.engine.max_levels_per_side as usize,
+        );
+        let mut levels: std::collections::BTreeMap<(u16, bool, i64), i64> = Default::default();
+        for o in &opts.open_orders {
+            *levels
+                .entry((o.symbol.0, o.side == Side::Buy, o.price.0))
+                .or_default() += o.leaves.0;
+        }
+        for ((sym, buy, price), qty) in levels {
+            let side = if buy { Side::Buy } else { Side::Sell };
+            md.seed(tachyon_engine::SymbolId(sym), side, price, qty);
+        }
+        let mut drop_copy: HashMap<u32, Vec<usize>> = HashMap::new();
+        for (i, s) in cfg.fix.sessions.iter().enumerate() {
+            if s.kind == SessionKind::DropCopy {
+                for a in &s.accounts {
+                    drop_copy.entry(*a).or_default().push(i);
+                }
+            }
+        }
         let mut orders = OrderCache::with_capacity(open_orders);
         for o in &opts.open_orders {
             orders.insert(
@@ -352,6 +421,8 @@ impl Io {
             publisher,
             events,
             orders,
+            md,
+            drop_copy,
             stats,
             max_outbound: cfg.fix.max_outbound_bytes,
             max_conns,
@@ -732,6 +803,23 @@ impl Io {
     ) -> Result<(), ()> {
         let account = AccountId(self.slots[s].cfg.account);
         let sid = self.slots[s].sid;
+        let kind = self.slots[s].cfg.kind;
+        let is_md = matches!(app, AppMessage::MarketDataRequest(_));
+        if kind == SessionKind::DropCopy || (kind == SessionKind::MarketData && !is_md) {
+            let text: &[u8] = if kind == SessionKind::DropCopy {
+                b"Drop-copy sessions are read-only"
+            } else {
+                b"Market-data sessions accept only MarketDataRequest"
+            };
+            let msg_type = raw.msg_type();
+            self.send(s, now, b"j", |w| {
+                if let Some(seq) = raw.get(34) {
+                    w.field(45, seq);
+                }
+                w.field(372, msg_type).field(380, b"6").field(58, text);
+            });
+            return Ok(());
+        }
         let cmd = match app {
             AppMessage::NewOrderSingle(o) => match self.markets.new_order(now, account, sid, &o) {
                 Ok(c) => c,
@@ -774,12 +862,7 @@ impl Io {
                 return Ok(());
             }
             AppMessage::MarketDataRequest(o) => {
-                let req_id = o.req_id;
-                let _ = raw;
-                self.send(s, now, b"Y", |w| {
-                    w.field(262, req_id)
-                        .field(58, b"Market data is not served on order-entry sessions yet");
-                });
+                self.market_data_request(s, now, &o);
                 return Ok(());
             }
         };
@@ -792,6 +875,97 @@ impl Io {
                 self.stats.ring_full.fetch_add(1, Ordering::Relaxed);
                 self.slots[s].pending = Some(cmd);
                 Err(())
+            }
+        }
+    }
+
+    /// MarketDataRequest(V): snapshot (263=0), subscribe (1: W then X), unsubscribe (2).
+    fn market_data_request(
+        &mut self,
+        s: usize,
+        now: u64,
+        o: &crate::messages::MarketDataRequest<'_>,
+    ) {
+        let req_id = o.req_id;
+        let reject = |io: &mut Io, code: u8, text: &str| {
+            io.send(s, now, b"Y", |w| {
+                w.field(262, req_id);
+                if code != 0 {
+                    w.field(281, &[code]);
+                }
+                w.field(58, text.as_bytes());
+            });
+        };
+        if o.subscription == b'2' {
+            if !self.md.unsubscribe(s, req_id) {
+                reject(self, b'0', "Unknown MDReqID");
+            }
+            return;
+        }
+        let mut symbols = [tachyon_engine::SymbolId(0); 16];
+        let mut n = 0;
+        for t in o.symbols() {
+            let Some(id) = self.markets.lookup(t) else {
+                reject(self, b'0', "Unknown symbol");
+                return;
+            };
+            if n == symbols.len() {
+                reject(self, b'0', "At most 16 symbols per MarketDataRequest");
+                return;
+            }
+            symbols[n] = id;
+            n += 1;
+        }
+        if n == 0 {
+            reject(self, b'0', "No symbol requested");
+            return;
+        }
+        let (mut book, mut trades) = (false, false);
+        for t in o.entry_types() {
+            match t {
+                b'0' | b'1' => book = true,
+                b'2' => trades = true,
+                _ => {
+                    reject(self, b'8', "Unsupported MDEntryType");
+                    return;
+                }
+            }
+        }
+        if o.subscription == b'1' && o.full_refresh_requested() {
+            reject(
+                self,
+                b'5',
+                "Only incremental updates (MDUpdateType 1) are supported",
+            );
+            return;
+        }
+        let depth = o.depth as usize;
+        if o.subscription == b'1' {
+            if let Err(r) = self
+                .md
+                .subscribe(s, req_id, &symbols[..n], depth, book, trades)
+            {
+                reject(self, r.code, r.text);
+                return;
+            }
+        }
+        for &sym in &symbols[..n] {
+            let Io {
+                md, markets, slots, ..
+            } = self;
+            let sent = slots[s].session.send_transient(now, b"W", |w| {
+                md.write_snapshot(w, markets, req_id, sym, depth, book)
+            });
+            if !sent {
+                // The book does not fit one message (MAX_OUTBOUND_MESSAGE): refuse
+                // rather than send a partial book that later incrementals would corrupt.
+                self.md.unsubscribe(s, req_id);
+                reject(
+                    self,
+                    b'0',
+                    "Book too deep for one snapshot message; request a smaller MarketDepth",
+                );
+                return;
             }
         }
     }
@@ -1034,6 +1208,8 @@ impl Io {
             slots,
             markets,
             stats,
+            md,
+            drop_copy,
             ..
         } = self;
         let mut n_reply = 0u32;
@@ -1044,32 +1220,52 @@ impl Io {
                 n_reply = 0;
             }
             let origin = u16::try_from(ev.origin).unwrap_or(0);
-            reports::on_event(orders, &ev.event, ev.cmd_seq, ev.ts_ns, origin, &mut n_reply, |sid, reply| {
-                let Some(slot) = (sid as usize).checked_sub(1).and_then(|i| slots.get_mut(i)) else {
-                    return;
-                };
-                if slot.conn.is_none() && slot.cfg.reset_on_logon {
+            reports::on_event(
+                orders,
+                &ev.event,
+                ev.cmd_seq,
+                ev.ts_ns,
+                origin,
+                &mut n_reply,
+                |sid, reply| {
+                    if let Some(i) = (sid as usize).checked_sub(1) {
+                        deliver(slots, i, now, markets, stats, &reply);
+                    }
+                    if let Reply::Er(er) = reply {
+                        if let Some(copies) = drop_copy.get(&er.account) {
+                            for &i in copies {
+                                deliver(slots, i, now, markets, stats, &reply);
+                            }
+                        }
+                    }
+                },
+            );
+            let mut send_md = |slot: usize, req_id: &[u8], symbol, entries: &[md::Entry], seq| {
+                let s = &mut slots[slot];
+                if s.conn.is_none() {
                     return;
                 }
-                let res = match reply {
-                    Reply::Er(er) => slot.session.send_app(now, b"8", |w| reports::write_er(w, markets, &er)),
-                    Reply::CancelReject(cr) => {
-                        slot.session.send_app(now, b"9", |w| reports::write_cancel_reject(w, &cr))
-                    }
-                    Reply::MassCancel(mc) => {
-                        slot.session.send_app(now, b"r", |w| reports::write_mass_cancel(w, markets, &mc))
-                    }
-                };
-                match res {
-                    Ok(_) => {
-                        stats.replies.fetch_add(1, Ordering::Relaxed);
-                    }
-                    Err(e) => {
-                        warn!(component = "gateway", session = %slot.cfg.sender_comp_id, error = %e,
-                            "could not store an ExecutionReport");
-                    }
+                let _ = s.session.send_transient(now, b"X", |w| {
+                    md::write_incremental(w, markets, req_id, symbol, entries, seq, ev.ts_ns)
+                });
+            };
+            match &ev.event {
+                tachyon_engine::Event::BookLevel {
+                    symbol,
+                    side,
+                    price,
+                    qty,
+                    ..
+                } => md.on_level(*symbol, *side, price.0, qty.0, |sl, id, e, seq| {
+                    send_md(sl, id, *symbol, e, seq)
+                }),
+                tachyon_engine::Event::Trade(t) => {
+                    md.on_trade(t.symbol, t.price.0, t.qty.0, |sl, id, e, seq| {
+                        send_md(sl, id, t.symbol, e, seq)
+                    })
                 }
-            });
+                _ => {}
+            }
         });
         match r {
             PollResult::Released(n) => n > 0,
@@ -1120,6 +1316,7 @@ impl Io {
         if let Some(c) = self.conns[i].as_mut() {
             c.slot = None;
         }
+        self.md.drop_session(s);
     }
 
     /// Writes every session's outbound bytes; closes connections that asked for it.
@@ -1231,6 +1428,7 @@ impl Io {
             info!(component = "gateway", session = %slot.cfg.sender_comp_id, peer = %c.peer, why, "disconnected");
             slot.session.on_disconnect();
             slot.conn = None;
+            self.md.drop_session(s);
         } else {
             debug!(component = "gateway", peer = %c.peer, why, "connection closed");
         }

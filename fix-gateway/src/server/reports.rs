@@ -151,6 +151,7 @@ pub(crate) fn ord_rej(reason: RejectReason) -> (u32, &'static str) {
     use RejectReason::*;
     let code = match reason {
         UnknownSymbol => 1,
+        SymbolHalted => 2, // Exchange closed
         UnknownOrder => 5,
         DuplicateClOrdId => 6,
         InsufficientBalance => 3,
@@ -167,6 +168,7 @@ pub(crate) fn cxl_rej(reason: RejectReason) -> u32 {
         // Another account's order is never revealed: it is "unknown".
         RejectReason::UnknownOrder | RejectReason::NotOwner => 1,
         RejectReason::DuplicateClOrdId => 6,
+        // Including SymbolHalted and AccountSuspended: FIX 4.4 has no closer code.
         _ => 99,
     }
 }
@@ -193,6 +195,8 @@ pub(crate) fn reject_text(reason: RejectReason) -> &'static str {
         InvalidAmount => "Invalid amount",
         AccountExists => "Account exists",
         InvalidAccount => "Invalid account",
+        SymbolHalted => "Symbol halted",
+        AccountSuspended => "Account suspended",
     }
 }
 
@@ -599,7 +603,9 @@ pub(crate) fn on_event(
         Event::BookLevel { .. }
         | Event::Ledger(_)
         | Event::AccountCreated { .. }
-        | Event::AdminRejected { .. } => {}
+        | Event::AdminRejected { .. }
+        | Event::SymbolStatus { .. }
+        | Event::AccountStatus { .. } => {}
     }
 }
 
@@ -701,4 +707,69 @@ pub(crate) fn open_orders_of(
         .collect();
     v.sort_unstable_by_key(|(id, _)| *id);
     v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tachyon_engine::{AdminTarget, OrderId, Qty};
+
+    #[test]
+    fn operator_rejects_map_to_fix_reasons() {
+        assert_eq!(ord_rej(RejectReason::SymbolHalted), (2, "Symbol halted"));
+        assert_eq!(
+            ord_rej(RejectReason::AccountSuspended),
+            (99, "Account suspended")
+        );
+        assert_eq!(cxl_rej(RejectReason::SymbolHalted), 99);
+        assert_eq!(cxl_rej(RejectReason::AccountSuspended), 99);
+    }
+
+    /// A refused replace on a halted symbol is an OrderCancelReject with CxlRejReason 99
+    /// and the halt's text; status events and operator rejects produce no reply.
+    #[test]
+    fn operator_events_reply_only_through_the_rejects_they_cause() {
+        let mut cache = OrderCache::with_capacity(4);
+        let mut replies = Vec::new();
+        let silent = [
+            Event::SymbolStatus {
+                symbol: SymbolId(0),
+                halted: true,
+            },
+            Event::AccountStatus {
+                account: AccountId(1),
+                suspended: true,
+            },
+            Event::AdminRejected {
+                target: AdminTarget::Symbol(SymbolId(9)),
+                reason: RejectReason::UnknownSymbol,
+            },
+        ];
+        let mut n = 0;
+        for ev in &silent {
+            on_event(&mut cache, ev, 1, 0, 3, &mut n, |s, r| {
+                replies.push((s, format!("{r:?}")))
+            });
+        }
+        assert!(replies.is_empty(), "{replies:?}");
+        let rej = Event::CancelRejected {
+            account: AccountId(1),
+            symbol: SymbolId(0),
+            target: OrderRef::Id(OrderId(5)),
+            cl_ord_id: ClOrdId::new(b"r1").unwrap(),
+            order_id: OrderId(5),
+            order_cl_ord_id: ClOrdId::new(b"o1").unwrap(),
+            leaves: Qty(3),
+            cum_qty: Qty(0),
+            is_replace: true,
+            reason: RejectReason::SymbolHalted,
+        };
+        let mut got = Vec::new();
+        on_event(&mut cache, &rej, 2, 0, 3, &mut n, |s, r| {
+            if let Reply::CancelReject(c) = r {
+                got.push((s, c.reason, c.text.to_string(), c.is_replace));
+            }
+        });
+        assert_eq!(got, vec![(3, 99, "Symbol halted".to_string(), true)]);
+    }
 }

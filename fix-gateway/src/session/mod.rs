@@ -334,6 +334,20 @@ impl<S: SessionStore> Session<S> {
         self.persist_seq()
     }
 
+    /// Encodes and queues an application message that is **not** stored: a ResendRequest
+    /// covering it gets a SequenceReset-GapFill, as for admin messages. For market data
+    /// (W, X), which is stale by the time anyone would ask for it again; the client
+    /// re-requests a snapshot instead. Returns false if the message does not fit
+    /// `max_message_len` or the sequence numbers could not be stored.
+    pub fn send_transient(
+        &mut self,
+        now_ns: u64,
+        msg_type: &[u8],
+        body: impl FnOnce(&mut MessageWriter<'_>),
+    ) -> bool {
+        self.send_admin(now_ns, msg_type, body)
+    }
+
     /// Encodes, stores and queues an outbound application message (ExecutionReport...).
     /// `body` writes the body fields. Returns its MsgSeqNum.
     pub fn send_app(

@@ -1,0 +1,354 @@
+//! The state shared by the market-data consumer thread and the HTTP/WebSocket server:
+//! market data, counters, the latency histogram (one mutex), the WebSocket fan-out
+//! channels, and what `/ready` looks at.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use axum::extract::ws::Utf8Bytes;
+use hdrhistogram::Histogram;
+use tachyon_config::Config;
+use tachyon_engine::{Engine, Event};
+use tachyon_market_data::{DepthUpdate, MarketData, Update};
+use tachyon_pipeline::{wall_clock_ns, OutEvent, PipelineStats, PollResult, ReleasedEvents};
+use tokio::sync::broadcast;
+
+use crate::metrics::Counters;
+use crate::ratelimit::{RateLimiter, MAX_TRACKED_IPS};
+use crate::render::{self, SymbolFmt};
+
+/// Reports the persister's lag in commands (`None` = unknown or not running).
+pub type LagProbe = Box<dyn Fn() -> Option<u64> + Send + Sync>;
+
+/// Depth updates of one symbol held back until the end of their command, so one
+/// WebSocket message carries one command's changes. Flushed earlier at this size.
+const MAX_PENDING_DEPTH: usize = 512;
+/// Slowest recordable release delay; larger ones are recorded as this.
+const MAX_DELAY_NS: u64 = 60_000_000_000;
+
+/// Consumer states for `/ready`.
+const CONSUMER_NONE: u8 = 0;
+const CONSUMER_RUNNING: u8 = 1;
+const CONSUMER_SHUTDOWN: u8 = 2;
+
+/// The WebSocket fan-out of one symbol: bounded broadcast channels of rendered messages.
+pub(crate) struct Feeds {
+    pub(crate) depth: broadcast::Sender<Utf8Bytes>,
+    pub(crate) trades: broadcast::Sender<Utf8Bytes>,
+}
+
+/// What the consumer thread writes and the server reads, under one lock.
+pub(crate) struct Core {
+    pub(crate) md: MarketData,
+    pub(crate) counters: Counters,
+    /// Release delay (now − command timestamp) per command, ns.
+    pub(crate) release_delay_ns: Histogram<u64>,
+    pending: Vec<Vec<DepthUpdate>>,
+    pending_ts_ns: Vec<u64>,
+    dirty: Vec<usize>,
+}
+
+/// Counters touched by the server tasks (no lock).
+#[derive(Default)]
+pub(crate) struct ServerCounters {
+    pub(crate) http_requests: AtomicU64,
+    pub(crate) http_rate_limited: AtomicU64,
+    pub(crate) ws_connects: AtomicU64,
+    pub(crate) ws_refused: AtomicU64,
+    pub(crate) ws_dropped_slow: AtomicU64,
+}
+
+pub(crate) struct Shared {
+    pub(crate) cfg: Config,
+    pub(crate) fmts: Vec<SymbolFmt>,
+    core: Mutex<Core>,
+    pub(crate) feeds: Vec<Feeds>,
+    pub(crate) stats: Arc<PipelineStats>,
+    pub(crate) persister_lag: Option<LagProbe>,
+    pub(crate) limiter: Mutex<RateLimiter>,
+    pub(crate) ws_clients: AtomicUsize,
+    pub(crate) server: ServerCounters,
+    consumer: AtomicU8,
+    /// Set if applying an event panicked: market data is stale; the consumer only drains.
+    pub(crate) md_failed: AtomicBool,
+    /// Set to true when the server stops: WebSocket sessions say goodbye and end.
+    pub(crate) shutdown: tokio::sync::watch::Sender<bool>,
+    /// The admin API, once enabled ([`OpsState::enable_admin`]).
+    pub(crate) admin: std::sync::OnceLock<crate::admin::Admin>,
+}
+
+/// Locks, ignoring poisoning: every writer leaves the state consistent event by event.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Shared {
+    pub(crate) fn core(&self) -> MutexGuard<'_, Core> {
+        lock(&self.core)
+    }
+
+    pub(crate) fn limiter(&self) -> MutexGuard<'_, RateLimiter> {
+        lock(&self.limiter)
+    }
+
+    /// True while a consumer thread is attached and the pipeline has not shut down.
+    pub(crate) fn consumer_running(&self) -> bool {
+        self.consumer.load(Ordering::Acquire) == CONSUMER_RUNNING
+    }
+
+    /// Applies one released event. Never blocks (broadcast sends drop for lagging
+    /// receivers; they notice and are disconnected).
+    fn apply(&self, core: &mut Core, ev: &OutEvent) {
+        core.counters.count(ev);
+        match core.md.apply(ev.ts_ns, &ev.event) {
+            Some(Update::Depth(d)) => {
+                let i = d.symbol.0 as usize;
+                if core.pending[i].is_empty() {
+                    core.dirty.push(i);
+                }
+                core.pending[i].push(d);
+                core.pending_ts_ns[i] = ev.ts_ns;
+                if core.pending[i].len() >= MAX_PENDING_DEPTH {
+                    self.flush_symbol(core, i);
+                }
+            }
+            Some(Update::Trade(t)) => {
+                let feed = &self.feeds[t.symbol.0 as usize].trades;
+                if feed.receiver_count() > 0 {
+                    let msg =
+                        render::trade_msg(&self.fmts[t.symbol.0 as usize], t.prev_seq, &t.trade);
+                    let _ = feed.send(msg.into());
+                }
+            }
+            None => {}
+        }
+        if ev.last {
+            let delay = wall_clock_ns()
+                .saturating_sub(ev.ts_ns)
+                .clamp(1, MAX_DELAY_NS);
+            let _ = core.release_delay_ns.record(delay);
+            self.flush(core);
+        }
+    }
+
+    fn flush_symbol(&self, core: &mut Core, i: usize) {
+        let feed = &self.feeds[i].depth;
+        if !core.pending[i].is_empty() && feed.receiver_count() > 0 {
+            let msg =
+                render::depth_update_msg(&self.fmts[i], core.pending_ts_ns[i], &core.pending[i]);
+            let _ = feed.send(msg.into());
+        }
+        core.pending[i].clear();
+    }
+
+    /// Sends the held-back depth updates of every symbol that has some.
+    fn flush(&self, core: &mut Core) {
+        let mut dirty = std::mem::take(&mut core.dirty);
+        for &i in &dirty {
+            self.flush_symbol(core, i);
+        }
+        dirty.clear();
+        core.dirty = dirty;
+    }
+
+    /// Applies a batch of released events under one lock acquisition.
+    fn apply_all<'e>(&self, core: &mut Core, events: impl IntoIterator<Item = &'e OutEvent>) {
+        for ev in events {
+            self.apply_guarded(core, ev);
+        }
+        self.flush(core);
+    }
+
+    /// [`Shared::apply`], but a panic (a bug) stops market data instead of the
+    /// consumer: the thread keeps draining the ring so the matcher never waits on it.
+    fn apply_guarded(&self, core: &mut Core, ev: &OutEvent) {
+        if ev.origin >= crate::admin::ADMIN_ORIGIN_BASE {
+            if let Some(a) = self.admin.get() {
+                a.on_event(ev);
+            }
+        }
+        if self.md_failed.load(Ordering::Relaxed) {
+            core.counters.count(ev);
+            return;
+        }
+        let r = std::panic::catch_unwind(AssertUnwindSafe(|| self.apply(core, ev)));
+        if r.is_err() {
+            self.md_failed.store(true, Ordering::Release);
+            tracing::error!(
+                component = "market-data",
+                cmd_seq = ev.cmd_seq,
+                "applying an event panicked; market data stopped (the ring keeps draining)"
+            );
+        }
+    }
+}
+
+/// The state behind the ops server: market data, counters and the pipeline's stats.
+/// Cheap to clone (shared).
+#[derive(Clone)]
+pub struct OpsState {
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl OpsState {
+    /// Empty market data for the configuration's instruments; limits from `[ops]`.
+    /// `stats` are the pipeline's (for `/ready` and `/metrics`); `persister_lag`, if
+    /// given, is asked by `/ready` and `/metrics`.
+    pub fn new(
+        cfg: &Config,
+        stats: Arc<PipelineStats>,
+        persister_lag: Option<LagProbe>,
+    ) -> OpsState {
+        let n = cfg.instruments.len();
+        let buffer = cfg.ops.ws_buffer as usize;
+        let core = Core {
+            md: MarketData::new(cfg),
+            counters: Counters::new(n),
+            release_delay_ns: Histogram::new_with_bounds(1, MAX_DELAY_NS, 3)
+                .expect("static histogram bounds"),
+            pending: (0..n)
+                .map(|_| Vec::with_capacity(MAX_PENDING_DEPTH))
+                .collect(),
+            pending_ts_ns: vec![0; n],
+            dirty: Vec::with_capacity(n),
+        };
+        let feeds = (0..n)
+            .map(|_| Feeds {
+                depth: broadcast::channel(buffer).0,
+                trades: broadcast::channel(buffer).0,
+            })
+            .collect();
+        OpsState {
+            shared: Arc::new(Shared {
+                cfg: cfg.clone(),
+                fmts: SymbolFmt::all(cfg),
+                core: Mutex::new(core),
+                feeds,
+                stats,
+                persister_lag,
+                limiter: Mutex::new(RateLimiter::new(
+                    cfg.ops.rate_limit_per_ip_per_sec,
+                    cfg.ops.rate_limit_burst,
+                    MAX_TRACKED_IPS,
+                )),
+                ws_clients: AtomicUsize::new(0),
+                server: ServerCounters::default(),
+                consumer: AtomicU8::new(CONSUMER_NONE),
+                md_failed: AtomicBool::new(false),
+                shutdown: tokio::sync::watch::channel(false).0,
+                admin: std::sync::OnceLock::new(),
+            }),
+        }
+    }
+
+    /// Sets every book to the engine's (the state recovered at start-up), before any
+    /// event is applied.
+    pub fn seed_books(&self, engine: &Engine) {
+        self.shared.core().md.seed_books(engine);
+    }
+
+    /// Enables the admin API with `cfg.ops.admin_token`: admin actions are published
+    /// with `publisher` (no-op if no token is configured).
+    pub fn enable_admin(&self, publisher: tachyon_pipeline::CommandPublisher) {
+        if let Some(t) = &self.shared.cfg.ops.admin_token {
+            let _ = self
+                .shared
+                .admin
+                .set(crate::admin::Admin::new(t.expose().to_string(), publisher));
+        }
+    }
+
+    /// Disables the admin API (drops its publisher so the pipeline can drain at
+    /// shutdown); later admin requests get 503.
+    pub fn disable_admin(&self) {
+        if let Some(a) = self.shared.admin.get() {
+            a.disable();
+        }
+    }
+
+    /// Sets the books from resting orders (the pipeline's recovered open orders,
+    /// [`tachyon_pipeline::Pipeline::take_open_orders`]), before any event is applied.
+    pub fn seed_orders(&self, orders: &[tachyon_engine::OrderView]) {
+        self.shared.core().md.seed_orders(orders);
+    }
+
+    /// Applies released events as the consumer thread does (for tests and tools that
+    /// have events but no pipeline).
+    pub fn feed(&self, events: &[OutEvent]) {
+        let mut core = self.shared.core();
+        self.shared.apply_all(&mut core, events);
+    }
+
+    /// Convenience for [`OpsState::feed`]: one command's events, stamped `ts_ns`.
+    pub fn feed_command(&self, cmd_seq: u64, ts_ns: u64, events: &[Event]) {
+        let n = events.len();
+        let out: Vec<OutEvent> = events
+            .iter()
+            .enumerate()
+            .map(|(i, e)| OutEvent {
+                cmd_seq,
+                ts_ns,
+                event: *e,
+                last: i + 1 == n,
+                origin: 0,
+            })
+            .collect();
+        self.feed(&out);
+    }
+
+    /// Starts the market-data consumer thread (`tachyon-md`): it polls `events` until the
+    /// pipeline shuts down, applying each released event. It never blocks on anything but
+    /// the state lock (held by readers only to copy small snapshots); while idle it backs
+    /// off (spin, yield, then sleeps of at most 200 µs) so it costs no core.
+    pub fn spawn_consumer(
+        &self,
+        mut events: ReleasedEvents,
+    ) -> std::io::Result<std::thread::JoinHandle<()>> {
+        let shared = self.shared.clone();
+        shared.consumer.store(CONSUMER_RUNNING, Ordering::Release);
+        let spawned = std::thread::Builder::new()
+            .name("tachyon-md".into())
+            .spawn(move || {
+                let mut idle: u32 = 0;
+                loop {
+                    let mut guard: Option<MutexGuard<'_, Core>> = None;
+                    let r = events.poll(|ev| {
+                        let core = guard.get_or_insert_with(|| shared.core());
+                        shared.apply_guarded(core, ev);
+                    });
+                    if let Some(mut core) = guard {
+                        shared.flush(&mut core);
+                    }
+                    match r {
+                        PollResult::Shutdown => break,
+                        PollResult::Released(0) => {
+                            idle = idle.saturating_add(1);
+                            back_off(idle);
+                        }
+                        PollResult::Released(_) => idle = 0,
+                    }
+                }
+                shared.consumer.store(CONSUMER_SHUTDOWN, Ordering::Release);
+            });
+        if spawned.is_err() {
+            self.shared.consumer.store(CONSUMER_NONE, Ordering::Release);
+        }
+        spawned
+    }
+}
+
+/// Idle back-off of the consumer: spin, then yield, then sleep 50 µs, 100 µs, then
+/// 200 µs at most (an idle consumer wakes ~5,000 times a second: a fraction of a percent
+/// of a core, and a release-to-WebSocket delay of at most ~0.2 ms from sleeping).
+fn back_off(idle: u32) {
+    match idle {
+        0..=63 => std::hint::spin_loop(),
+        64..=127 => std::thread::yield_now(),
+        n => {
+            let us = 50u64 << ((n - 128) / 16).min(2);
+            std::thread::sleep(Duration::from_micros(us));
+        }
+    }
+}
