@@ -169,6 +169,7 @@ fn commands(cfg: &tachyon_config::Config) -> Vec<tachyon_engine::Command> {
 fn prepare_journal(cfg: &tachyon_config::Config, cmds: &[tachyon_engine::Command]) {
     let mut opts = tachyon::pipeline_options(cfg);
     opts.tick_interval = None;
+    opts.outbound_pollers = 1; // this thread is the only reader
     let mut p = Pipeline::start(cfg.engine_config(), opts).unwrap();
     let mut reader = p.take_pollers().pop().unwrap();
     let mut publisher = p.publisher();
