@@ -61,8 +61,11 @@ const RECV_BUF: usize = 64 * 1024;
 const MAX_OUTBOUND_MESSAGE: usize = 256 * 1024;
 /// Session timers run this often.
 const TIMER_EVERY: Duration = Duration::from_millis(100);
-/// After the last piece of work, keep polling without sleeping this long.
-const IDLE_SPIN: Duration = Duration::from_micros(50);
+/// After the last piece of work, keep polling without sleeping this long. Zero: on 2
+/// cores a spinning gateway takes the core the matcher and journaler need (fix-load at
+/// 20k orders/s, same load: 50 µs of spin gave p50 0.85–1.0 ms, p99 14–20 ms; none gave
+/// p50 75–150 µs, p99 4.7–5.7 ms). Wake-ups come from socket readiness and ReleaseWake.
+const IDLE_SPIN: Duration = Duration::from_micros(0);
 /// An unbound connection must send a Logon within this.
 const LOGON_TIMEOUT: Duration = Duration::from_secs(10);
 /// On shutdown, wait this long for Logout replies.
