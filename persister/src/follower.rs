@@ -42,7 +42,9 @@ pub struct FollowerOptions {
     /// faster than `burst_commands` per this period, within the last such period) and the
     /// lag is below `max_lag_commands`, wait instead of writing. On a machine with few
     /// cores this keeps bursts at full speed and persists in the gaps; slower traffic is
-    /// persisted as it comes. `None` = always write as soon as possible.
+    /// persisted as it comes. After such a wait the batches start at 1,000 commands and
+    /// double up to `batch_commands`, so a burst that resumes soon finds the follower
+    /// between batches. `None` = always write as soon as possible.
     pub yield_to_traffic: Option<Duration>,
     /// Journal growth per `yield_to_traffic` period that counts as a burst (0 = any).
     pub burst_commands: u64,
@@ -336,6 +338,9 @@ fn run(
         stats.applied.store(checkpoint, Ordering::Release);
         let mut window = (Instant::now(), durable_seq());
         let mut burst_at: Option<Instant> = None;
+        // Batch size: after waiting for a burst, start small and double up to
+        // batch_commands, so a burst that resumes finds the follower between batches soon.
+        let mut batch = opts.batch_commands.max(1);
         loop {
             if stop.load(Ordering::Acquire) {
                 return;
@@ -366,6 +371,9 @@ fn run(
                 let lag = durable.saturating_sub(next.saturating_sub(1));
                 let burst = burst_at.is_some_and(|t| now - t < quiet);
                 if (burst || undecided) && lag < opts.max_lag_commands {
+                    if burst {
+                        batch = opts.batch_commands.clamp(1, FIRST_BATCH_AFTER_BURST);
+                    }
                     sleep_unless_stopped(&stop, opts.idle_poll);
                     continue;
                 }
@@ -375,7 +383,8 @@ fn run(
                 sleep_unless_stopped(&stop, opts.idle_poll);
                 continue;
             }
-            let upto = durable.min(next + opts.batch_commands - 1);
+            let upto = durable.min(next + batch - 1);
+            batch = (batch * 2).min(opts.batch_commands.max(1));
             events.clear();
             let read = tachyon_journal::for_each_record::<ReadError, _>(
                 &opts.journal_dir,
@@ -427,6 +436,9 @@ fn run(
         }
     }
 }
+
+/// Commands in the first batch after waiting for a burst (then doubling).
+const FIRST_BATCH_AFTER_BURST: u64 = 1_000;
 
 /// The follower only uses CPU the matcher leaves: nice 10 (CFS weight 110 against 1,024)
 /// or `SCHED_IDLE` on this thread, so on a machine with few cores a burst of traffic slows

@@ -1,17 +1,23 @@
-//! Persister benchmark: events stored per second at saturation, and the matcher's
-//! throughput with the persister on vs off, in the same run.
+//! Persister benchmark: trades and events stored per second at saturation, and the
+//! matcher's throughput with the persister on vs off, in the same run.
 //!
-//! `cargo run --release -p benches --bin persist-bench -- [--events N]`
-//! (needs PostgreSQL at `DATABASE_URL`, default postgres://postgres@127.0.0.1:5432/postgres;
-//! works in a throw-away schema it drops at the end).
+//! `cargo run --release -p benches --bin persist-bench -- [--events N] [--rounds R]
+//! [--connections 1-3] [--batch B] [--idle] [--no-yield] [--quiet-ms M] [--ceiling]`,
+//! or `-- --direct [--connections N] [--batch B]` for the `Persister` alone with a
+//! per-phase breakdown. Needs PostgreSQL at `DATABASE_URL` (default
+//! postgres://postgres@127.0.0.1:5432/postgres); works in throw-away schemas it drops.
 //!
 //! A trade-heavy flow (every other order crosses) goes through the pipeline at saturation
-//! twice on fresh journals: once without the persister, once with the journal follower
-//! writing to PostgreSQL. Matcher throughput = commands / time until the last command's
-//! events are released. Persister throughput = events (and trades) / time from the first
-//! publish until the follower has stored the last command. Threads: publisher+poller
-//! (this thread), journaler, matcher, and with the persister its follower thread plus the
-//! PostgreSQL server processes — all on the machine's 2 cores, unpinned.
+//! in R rounds of two runs on fresh journals, in alternating order: without the persister,
+//! and with the journal follower writing to PostgreSQL. Matcher throughput = commands /
+//! time from the first publish until the last command's events are released; the slowdown
+//! is the median of the rounds' off/on ratios. Persister throughput = trades (events) /
+//! time from the first publish until the follower has stored the last command. Each round
+//! also shows what the persister stored, and the CPU its threads and backends used, while
+//! the matcher was timed. Threads: publisher+poller (this thread), journaler, matcher, and
+//! with the persister its follower and writer threads plus the PostgreSQL backends — all on
+//! the machine's cores, unpinned. `--ceiling` adds raw binary COPY of the same row counts
+//! into the same tables without the persister's logic, on 1 and 3 connections.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
