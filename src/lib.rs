@@ -91,6 +91,7 @@ impl Exchange {
         });
         let ops_state = tachyon_ops::OpsState::new(&cfg, stats.clone(), lag);
         ops_state.seed_orders(&open_orders);
+        ops_state.enable_admin(pipeline.publisher());
         let md_thread = ops_state
             .spawn_consumer(md_events)
             .map_err(|e| format!("ops: spawn market-data thread: {e}"))?;
@@ -186,6 +187,8 @@ impl Exchange {
             ..
         } = self;
         let mut released = gateway.stop()?;
+        // The pipeline drains once every publisher is gone: the admin API holds one.
+        ops.state().disable_admin();
         info!(
             component = "pipeline",
             "shutdown: draining rings, writing final snapshot"
@@ -325,9 +328,14 @@ fn start_persister(
             batch_commands: cfg.persister.batch_size.max(1) as u64,
             idle_poll: Duration::from_millis(2),
             max_backoff: Duration::from_secs(2),
-            // Persist in the gaps between bursts; never more than ~1M commands behind.
-            yield_to_traffic: Some(Duration::from_millis(5)),
+            // Persist in the gaps between bursts (more than 1,000 commands in 50 ms, i.e.
+            // 20,000/s); never more than ~1M commands behind. Slower traffic is persisted
+            // as it comes.
+            yield_to_traffic: Some(Duration::from_millis(50)),
+            burst_commands: 1_000,
             max_lag_commands: 1_000_000,
+            priority: tachyon_persister::FollowerPriority::Nice10,
+            connections: 3,
         },
         durable,
     )

@@ -37,6 +37,75 @@ enum Cmd {
         #[command(subcommand)]
         command: JournalCmd,
     },
+    /// Admin API client: operator actions on a running exchange (journaled commands).
+    Admin {
+        /// Base URL of the ops endpoint; default: http://<ops.listen> from --config.
+        #[arg(long)]
+        url: Option<String>,
+        /// Admin token; default: $TACHYON_ADMIN_TOKEN, else ops.admin_token from --config.
+        #[arg(long)]
+        token: Option<String>,
+        #[command(subcommand)]
+        action: AdminCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminCmd {
+    /// Open an account (balances zero).
+    CreateAccount {
+        /// Account id.
+        account: u32,
+    },
+    /// Credit an account.
+    Deposit {
+        /// Account id.
+        account: u32,
+        /// Asset code, e.g. USDT.
+        asset: String,
+        /// Decimal amount, e.g. 100.5 (exact; no more decimals than the asset has).
+        amount: String,
+        /// External reference (e.g. a transfer id).
+        #[arg(long, default_value_t = 0)]
+        reference: u64,
+    },
+    /// Debit an account's available balance.
+    Withdraw {
+        /// Account id.
+        account: u32,
+        /// Asset code.
+        asset: String,
+        /// Decimal amount.
+        amount: String,
+        /// External reference.
+        #[arg(long, default_value_t = 0)]
+        reference: u64,
+    },
+    /// Stop new orders and replaces on a symbol (cancels still work).
+    Halt {
+        /// Symbol, e.g. BTC-USDT.
+        symbol: String,
+    },
+    /// Resume trading on a halted symbol.
+    Resume {
+        /// Symbol.
+        symbol: String,
+    },
+    /// Suspend an account: it can only cancel.
+    Suspend {
+        /// Account id.
+        account: u32,
+    },
+    /// Lift an account's suspension.
+    Unsuspend {
+        /// Account id.
+        account: u32,
+    },
+    /// Cancel every open order of an account.
+    CancelAll {
+        /// Account id.
+        account: u32,
+    },
 }
 
 #[derive(Subcommand)]
@@ -74,6 +143,7 @@ fn main() -> ExitCode {
         Cmd::Journal {
             command: JournalCmd::Inspect { dir },
         } => inspect(&dir),
+        Cmd::Admin { url, token, action } => admin(cli.config.as_deref(), url, token, action),
         Cmd::Journal {
             command: JournalCmd::Replay { dir, no_snapshot },
         } => load(cli.config.as_deref()).and_then(|c| replay(&c, &dir, !no_snapshot)),
@@ -126,6 +196,88 @@ fn run(cfg: Config) -> Result<(), String> {
     }
     info!(component = "main", "signal received: shutting down");
     exchange.shutdown()
+}
+
+/// Calls the admin API and prints its JSON answer; a non-2xx answer is an error (exit 1)
+/// with the server's message.
+fn admin(
+    config: Option<&Path>,
+    url: Option<String>,
+    token: Option<String>,
+    action: AdminCmd,
+) -> Result<(), String> {
+    let cfg = match config {
+        Some(p) => Some(Config::load(p).map_err(|e| e.to_string())?),
+        None => None,
+    };
+    let url = url
+        .or_else(|| cfg.as_ref().map(|c| format!("http://{}", c.ops.listen)))
+        .ok_or("no --url and no --config to find ops.listen in")?;
+    let token = token
+        .or_else(|| std::env::var("TACHYON_ADMIN_TOKEN").ok())
+        .or_else(|| {
+            cfg.as_ref()
+                .and_then(|c| c.ops.admin_token.as_ref().map(|t| t.expose().to_string()))
+        })
+        .ok_or("no admin token: pass --token, set TACHYON_ADMIN_TOKEN or use --config")?;
+    let (path, body) = match action {
+        AdminCmd::CreateAccount { account } => (
+            "/admin/v1/accounts".to_string(),
+            serde_json::json!({ "account": account }),
+        ),
+        AdminCmd::Deposit {
+            account,
+            asset,
+            amount,
+            reference,
+        } => (
+            "/admin/v1/deposits".into(),
+            serde_json::json!({ "account": account, "asset": asset, "amount": amount, "reference": reference }),
+        ),
+        AdminCmd::Withdraw {
+            account,
+            asset,
+            amount,
+            reference,
+        } => (
+            "/admin/v1/withdrawals".into(),
+            serde_json::json!({ "account": account, "asset": asset, "amount": amount, "reference": reference }),
+        ),
+        AdminCmd::Halt { symbol } => (
+            format!("/admin/v1/symbols/{symbol}/halt"),
+            serde_json::json!({}),
+        ),
+        AdminCmd::Resume { symbol } => (
+            format!("/admin/v1/symbols/{symbol}/resume"),
+            serde_json::json!({}),
+        ),
+        AdminCmd::Suspend { account } => (
+            format!("/admin/v1/accounts/{account}/suspend"),
+            serde_json::json!({}),
+        ),
+        AdminCmd::Unsuspend { account } => (
+            format!("/admin/v1/accounts/{account}/resume"),
+            serde_json::json!({}),
+        ),
+        AdminCmd::CancelAll { account } => (
+            format!("/admin/v1/accounts/{account}/cancel-all"),
+            serde_json::json!({}),
+        ),
+    };
+    let resp = ureq::post(&format!("{}{path}", url.trim_end_matches('/')))
+        .set("Authorization", &format!("Bearer {token}"))
+        .send_json(body);
+    match resp {
+        Ok(r) => {
+            println!("{}", r.into_string().map_err(|e| e.to_string())?);
+            Ok(())
+        }
+        Err(ureq::Error::Status(code, r)) => Err(format!(
+            "HTTP {code}: {}",
+            r.into_string().unwrap_or_default()
+        )),
+        Err(e) => Err(format!("{url}: {e}")),
+    }
 }
 
 fn inspect(dir: &Path) -> Result<(), String> {

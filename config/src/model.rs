@@ -285,6 +285,10 @@ pub struct OpsSection {
     /// journal. Default 1_000_000.
     #[serde(default = "default_ready_max_persister_lag")]
     pub ready_max_persister_lag: u64,
+    /// Bearer token of the admin API (`/admin/v1/...`), at least 24 bytes (optional;
+    /// without it the admin API is disabled).
+    #[serde(default)]
+    pub admin_token: Option<Secret>,
 }
 
 fn default_rate_limit_per_ip_per_sec() -> u32 {

@@ -116,6 +116,14 @@ fn endpoints(c: &Config) -> Result<(), Problem> {
 
 fn ops(c: &Config) -> Result<(), Problem> {
     let o = &c.ops;
+    if let Some(t) = &o.admin_token {
+        if t.expose().len() < 24 || !printable(t.expose()) {
+            return problem(
+                "ops.admin_token",
+                "must be at least 24 printable ASCII characters without spaces",
+            );
+        }
+    }
     range_u32(
         "ops.rate_limit_per_ip_per_sec",
         o.rate_limit_per_ip_per_sec,

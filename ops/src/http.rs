@@ -176,6 +176,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/metrics", get(metrics));
     public
         .merge(operator)
+        .merge(crate::admin::router())
         .fallback(not_found)
         .with_state(shared)
 }

@@ -20,6 +20,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+mod admin;
 mod http;
 mod metrics;
 mod ratelimit;
@@ -35,6 +36,7 @@ use std::time::Duration;
 use tachyon_config::Config;
 use tachyon_pipeline::{PipelineStats, ReleasedEvents};
 
+pub use admin::ADMIN_ORIGIN_BASE;
 pub use state::{LagProbe, OpsState};
 
 /// How long [`OpsHandle::stop`] lets open HTTP connections finish.

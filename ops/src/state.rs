@@ -75,6 +75,8 @@ pub(crate) struct Shared {
     pub(crate) md_failed: AtomicBool,
     /// Set to true when the server stops: WebSocket sessions say goodbye and end.
     pub(crate) shutdown: tokio::sync::watch::Sender<bool>,
+    /// The admin API, once enabled ([`OpsState::enable_admin`]).
+    pub(crate) admin: std::sync::OnceLock<crate::admin::Admin>,
 }
 
 /// Locks, ignoring poisoning: every writer leaves the state consistent event by event.
@@ -162,6 +164,11 @@ impl Shared {
     /// [`Shared::apply`], but a panic (a bug) stops market data instead of the
     /// consumer: the thread keeps draining the ring so the matcher never waits on it.
     fn apply_guarded(&self, core: &mut Core, ev: &OutEvent) {
+        if ev.origin >= crate::admin::ADMIN_ORIGIN_BASE {
+            if let Some(a) = self.admin.get() {
+                a.on_event(ev);
+            }
+        }
         if self.md_failed.load(Ordering::Relaxed) {
             core.counters.count(ev);
             return;
@@ -231,6 +238,7 @@ impl OpsState {
                 consumer: AtomicU8::new(CONSUMER_NONE),
                 md_failed: AtomicBool::new(false),
                 shutdown: tokio::sync::watch::channel(false).0,
+                admin: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -239,6 +247,25 @@ impl OpsState {
     /// event is applied.
     pub fn seed_books(&self, engine: &Engine) {
         self.shared.core().md.seed_books(engine);
+    }
+
+    /// Enables the admin API with `cfg.ops.admin_token`: admin actions are published
+    /// with `publisher` (no-op if no token is configured).
+    pub fn enable_admin(&self, publisher: tachyon_pipeline::CommandPublisher) {
+        if let Some(t) = &self.shared.cfg.ops.admin_token {
+            let _ = self
+                .shared
+                .admin
+                .set(crate::admin::Admin::new(t.expose().to_string(), publisher));
+        }
+    }
+
+    /// Disables the admin API (drops its publisher so the pipeline can drain at
+    /// shutdown); later admin requests get 503.
+    pub fn disable_admin(&self) {
+        if let Some(a) = self.shared.admin.get() {
+            a.disable();
+        }
     }
 
     /// Sets the books from resting orders (the pipeline's recovered open orders,

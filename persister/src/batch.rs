@@ -165,6 +165,31 @@ pub(crate) struct OrderUpd {
     pub st: OrderProgress,
 }
 
+/// Which rows a fold takes: per part, the checkpoint after which its rows are wanted
+/// (`None` = not this connection's part). Part 0 = accounts, orders, trades, balances;
+/// part 1 = ledger entries of odd sequences; part 2 = ledger entries of even sequences.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Take(pub [Option<u64>; 3]);
+
+impl Take {
+    fn main(&self, seq: u64) -> bool {
+        self.0[0].is_some_and(|c| seq > c)
+    }
+
+    fn ledger(&self, seq: u64) -> bool {
+        self.0[ledger_part(seq)].is_some_and(|c| seq > c)
+    }
+}
+
+/// The part holding the ledger entries of command `seq`.
+pub(crate) fn ledger_part(seq: u64) -> usize {
+    if seq % 2 == 1 {
+        1
+    } else {
+        2
+    }
+}
+
 /// The rows of one batch, reused between batches.
 #[derive(Default)]
 pub(crate) struct Batch {
@@ -231,14 +256,21 @@ impl Batch {
         self.bal_idx.clear();
     }
 
-    /// Adds whole commands' events (already validated and past the checkpoint).
-    pub(crate) fn add(&mut self, events: &[OutEvent]) {
+    /// Adds whole commands' events (already validated), the rows `take` wants.
+    pub(crate) fn add(&mut self, events: &[OutEvent], take: Take) {
         let mut entry_no = 0i32;
         let mut prev_seq = 0u64;
+        let (mut main, mut ledger) = (false, false);
         for e in events {
             if e.cmd_seq != prev_seq {
                 entry_no = 0;
                 prev_seq = e.cmd_seq;
+                main = take.main(e.cmd_seq);
+                ledger = take.ledger(e.cmd_seq);
+            }
+            let wanted = main || (ledger && matches!(e.event, Event::Ledger(_)));
+            if !wanted {
+                continue;
             }
             let (seq, ts) = (e.cmd_seq, e.ts_ns);
             match e.event {
@@ -320,8 +352,13 @@ impl Batch {
                     self.touch(Touch::from_state(&s, replaced, status, None), seq, ts);
                 }
                 Event::Ledger(l) => {
-                    self.ledger.push((seq, entry_no, ts, l));
+                    if ledger {
+                        self.ledger.push((seq, entry_no, ts, l));
+                    }
                     entry_no += 1;
+                    if !main {
+                        continue;
+                    }
                     let key = (l.account.0, l.asset.0);
                     let row = (
                         l.account.0,

@@ -38,10 +38,10 @@ mod units;
 mod writer;
 
 pub use error::Error;
-pub use follower::{Follower, FollowerOptions, FollowerStats};
+pub use follower::{Follower, FollowerOptions, FollowerPriority, FollowerStats};
 pub use migrate::{latest_version, migrate, schema_version, Migration, MIGRATIONS};
 pub use units::{AssetUnits, InstrumentUnits, TickLot, Units, AVG_PRICE_EXTRA_DP};
-pub use writer::{BatchOutcome, Persister};
+pub use writer::{BatchOutcome, Persister, PhaseTimes, PARTS};
 
 /// The `postgres` client crate this persister is built on (for `Config` and `Client`).
 pub use postgres;

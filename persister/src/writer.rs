@@ -1,7 +1,7 @@
 //! The batch writer: one transaction per batch, binary COPY for appends, staging tables and
 //! set-based upserts for current state, and the checkpoint in the same transaction.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use postgres::binary_copy::BinaryCopyInWriter;
 use postgres::types::{ToSql, Type};
@@ -10,7 +10,7 @@ use rust_decimal::Decimal;
 use tachyon_engine::OrdType;
 use tachyon_pipeline::OutEvent;
 
-use crate::batch::{self, Batch};
+use crate::batch::{self, Batch, Take};
 use crate::error::{Error, SqlContext};
 use crate::migrate;
 use crate::units::Units;
@@ -34,21 +34,77 @@ pub struct BatchOutcome {
     pub checkpoint: u64,
 }
 
+/// Where [`Persister::write_batch`] spent its time, summed since the persister was opened
+/// (client wall clock). A COPY's figure covers encoding the rows and the server's work on
+/// them up to its `finish`; `commit` is the checkpoint update and the COMMIT.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PhaseTimes {
+    /// Batches written.
+    pub batches: u64,
+    /// Folding the events into rows.
+    pub fold: Duration,
+    /// Account inserts.
+    pub accounts: Duration,
+    /// COPY of new orders.
+    pub orders: Duration,
+    /// COPY of order changes into the staging table and the `UPDATE`.
+    pub order_updates: Duration,
+    /// COPY of trades.
+    pub trades: Duration,
+    /// COPY of ledger entries.
+    pub ledger: Duration,
+    /// COPY of balances into the staging table and the upsert.
+    pub balances: Duration,
+    /// Checkpoint update and COMMIT.
+    pub commit: Duration,
+}
+
 /// Writes engine events to PostgreSQL, exactly once.
 ///
 /// Opening migrates the schema, records the assets and instruments (refusing ones that
-/// changed), and reads the checkpoint. Each [`write_batch`](Persister::write_batch) is one
-/// transaction that ends by moving the checkpoint, so after a crash anywhere the database
-/// is at a batch boundary; feeding the same events again skips those already stored.
+/// changed), and reads the checkpoints. The rows are stored in three parts (see
+/// [`PARTS`]), each with its own checkpoint in `persister_parts` moved in the same
+/// transaction as its rows. With one connection ([`connect`](Persister::connect)) a batch
+/// is one transaction moving all three; with more
+/// ([`connect_parallel`](Persister::connect_parallel)) the parts are spread over the
+/// connections and written in parallel, one transaction per connection. Either way, after
+/// a crash anywhere each part is at a batch boundary of its own, and feeding the same
+/// events again skips, part by part, what is already stored.
 pub struct Persister {
-    client: Client,
+    lanes: Vec<Lane>,
     units: Units,
-    checkpoint: u64,
+    checkpoints: [u64; 3],
+    batches: u64,
+}
+
+/// What each part of the rows holds, by part number (`persister_parts.part`). Which rows
+/// belong to a part depends only on the command, never on the batching.
+pub const PARTS: [&str; 3] = [
+    "accounts, orders, trades, balances",
+    "ledger_entries of odd engine_seq",
+    "ledger_entries of even engine_seq",
+];
+
+/// One connection and the parts it writes.
+struct Lane {
+    client: Client,
+    parts: Vec<usize>,
     batch: Batch,
+    times: PhaseTimes,
     insert_account: Statement,
     apply_order_updates: Statement,
     upsert_balances: Statement,
-    move_checkpoint: Statement,
+    move_part: Statement,
+}
+
+/// What one lane stored in one batch.
+#[derive(Default)]
+struct LaneOutcome {
+    moved: Vec<usize>,
+    trades: usize,
+    ledger_entries: usize,
+    orders_inserted: usize,
+    orders_updated: usize,
 }
 
 const COPY_ORDERS: &str = "COPY orders (created_seq, order_id, account_id, session_id, cl_ord_id, symbol_id, side, \
@@ -176,26 +232,202 @@ fn id(v: u64, what: &str) -> Result<i64, Error> {
 
 impl Persister {
     /// Connects with `config` (set `search_path` through `options`, e.g.
-    /// `-c search_path=exchange`, to use a schema other than `public`) and opens.
+    /// `-c search_path=exchange`, to use a schema other than `public`) and opens with one
+    /// connection: every batch is a single transaction.
     pub fn connect(config: &postgres::Config, units: Units) -> Result<Persister, Error> {
-        let client = config
-            .connect(postgres::NoTls)
-            .ctx("connecting to PostgreSQL")?;
-        Persister::open(client, units)
+        Persister::connect_parallel(config, units, 1)
     }
 
-    /// Opens on an established connection: migrates, records the reference data, reads the
-    /// checkpoint and prepares the statements.
+    /// Like [`connect`](Persister::connect) with `connections` connections (1 to 3): the
+    /// three parts are dealt round-robin over them (part `p` to connection `p %
+    /// connections`) and each batch is written by all of them at once, one transaction
+    /// (with its parts' checkpoints) per connection, on scoped threads.
+    pub fn connect_parallel(
+        config: &postgres::Config,
+        units: Units,
+        connections: usize,
+    ) -> Result<Persister, Error> {
+        let n = connections.clamp(1, PARTS.len());
+        let connect = || {
+            config
+                .connect(postgres::NoTls)
+                .ctx("connecting to PostgreSQL")
+        };
+        let mut p = Persister::open(connect()?, units)?;
+        if n > 1 {
+            let mut clients = vec![p.lanes.pop().expect("one lane").client];
+            for _ in 1..n {
+                clients.push(connect()?);
+            }
+            for (i, client) in clients.into_iter().enumerate() {
+                let parts = (0..PARTS.len()).filter(|q| q % n == i).collect();
+                p.lanes.push(Lane::prepare(client, parts)?);
+            }
+        }
+        Ok(p)
+    }
+
+    /// Opens on an established connection (one connection, see
+    /// [`connect`](Persister::connect)): migrates, records the reference data, reads the
+    /// checkpoints and prepares the statements.
     pub fn open(mut client: Client, units: Units) -> Result<Persister, Error> {
         migrate::migrate(&mut client)?;
         sync_reference_data(&mut client, &units)?;
+        let rows = client
+            .query(
+                "SELECT part, last_seq FROM persister_parts ORDER BY part",
+                &[],
+            )
+            .ctx("reading persister_parts")?;
+        let parts: Vec<(i32, i64)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+        if parts.iter().map(|p| p.0).ne(0..PARTS.len() as i32) {
+            return Err(Error::Inconsistent(format!(
+                "persister_parts holds parts {:?}, expected 0, 1 and 2",
+                parts.iter().map(|p| p.0).collect::<Vec<_>>()
+            )));
+        }
+        let checkpoints = [parts[0].1 as u64, parts[1].1 as u64, parts[2].1 as u64];
+        Ok(Persister {
+            lanes: vec![Lane::prepare(client, (0..PARTS.len()).collect())?],
+            units,
+            checkpoints,
+            batches: 0,
+        })
+    }
+
+    /// The last engine sequence stored in every part: events of commands up to it are in
+    /// the database (the `persister_checkpoint` view).
+    pub fn checkpoint(&self) -> u64 {
+        self.checkpoints.into_iter().min().unwrap_or(0)
+    }
+
+    /// Each part's checkpoint (index = part, see [`PARTS`]).
+    pub fn part_checkpoints(&self) -> [u64; 3] {
+        self.checkpoints
+    }
+
+    /// Number of connections writing.
+    pub fn connections(&self) -> usize {
+        self.lanes.len()
+    }
+
+    /// Where the time went so far, summed over the connections (which work in parallel:
+    /// with more than one, the sum exceeds the wall time).
+    pub fn phase_times(&self) -> PhaseTimes {
+        let mut t = PhaseTimes {
+            batches: self.batches,
+            ..Default::default()
+        };
+        for l in &self.lanes {
+            let x = &l.times;
+            t.fold += x.fold;
+            t.accounts += x.accounts;
+            t.orders += x.orders;
+            t.order_updates += x.order_updates;
+            t.trades += x.trades;
+            t.ledger += x.ledger;
+            t.balances += x.balances;
+            t.commit += x.commit;
+        }
+        t
+    }
+
+    /// The unit description in use.
+    pub fn units(&self) -> &Units {
+        &self.units
+    }
+
+    /// Gives the (first) connection back.
+    pub fn into_client(mut self) -> Client {
+        self.lanes.swap_remove(0).client
+    }
+
+    /// Writes the events of whole commands together with the new checkpoints (the batch's
+    /// last `cmd_seq`): one transaction per connection, each moving its parts'
+    /// checkpoints. The batch must end at an event with `last == true`, and its command
+    /// sequences must increase. Rows of commands at or below their part's checkpoint are
+    /// skipped, so replaying from any earlier point is harmless.
+    ///
+    /// On error the parts whose transaction failed are unchanged (nothing of the batch
+    /// stored, checkpoint as before); with several connections the others may have
+    /// committed. The caller retries (after reconnecting if a connection died) with the
+    /// same events.
+    pub fn write_batch(&mut self, events: &[OutEvent]) -> Result<BatchOutcome, Error> {
+        validate(events)?;
+        let min = self.checkpoint();
+        let start = events.partition_point(|e| e.cmd_seq <= min);
+        let todo = &events[start..];
+        let mut out = BatchOutcome {
+            skipped_events: start,
+            checkpoint: min,
+            ..Default::default()
+        };
+        let Some(last) = todo.last() else {
+            return Ok(out);
+        };
+        let new_checkpoint = last.cmd_seq;
+        let (units, checkpoints) = (&self.units, self.checkpoints);
+        let results: Vec<Result<LaneOutcome, Error>> = if self.lanes.len() == 1 {
+            vec![self.lanes[0].write(units, todo, checkpoints, new_checkpoint)]
+        } else {
+            std::thread::scope(|s| {
+                let handles: Vec<_> = self
+                    .lanes
+                    .iter_mut()
+                    .map(|lane| {
+                        s.spawn(move || lane.write(units, todo, checkpoints, new_checkpoint))
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| h.join().expect("persister lane panicked"))
+                    .collect()
+            })
+        };
+        let mut first_error = None;
+        for r in results {
+            match r {
+                Ok(o) => {
+                    for p in o.moved {
+                        self.checkpoints[p] = new_checkpoint;
+                    }
+                    out.trades += o.trades;
+                    out.ledger_entries += o.ledger_entries;
+                    out.orders_inserted += o.orders_inserted;
+                    out.orders_updated += o.orders_updated;
+                }
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        if let Some(e) = first_error {
+            return Err(e);
+        }
+        self.batches += 1;
+        out.written_events = todo.len();
+        out.checkpoint = self.checkpoint();
+        Ok(out)
+    }
+}
+
+impl Lane {
+    /// Session settings, staging tables and statements of a connection writing `parts`.
+    fn prepare(mut client: Client, parts: Vec<usize>) -> Result<Lane, Error> {
         client
             .batch_execute(STAGING)
             .ctx("creating the temporary staging tables")?;
-        let checkpoint: i64 = client
-            .query_one("SELECT last_seq FROM persister_checkpoint", &[])
-            .ctx("reading persister_checkpoint")?
-            .get(0);
+        // Asynchronous commit for the batches: COMMIT returns before its WAL is flushed
+        // (the WAL writer flushes within ~3 x wal_writer_delay). Safe here because the
+        // journal, not the database, is the durable record: a server crash can only lose
+        // a suffix of whole committed transactions, each carrying its parts' checkpoints,
+        // so the database comes back at earlier batch boundaries with matching checkpoints
+        // and the follower re-derives the lost batches from the journal. Nothing else is
+        // told "stored" except `FollowerStats::checkpoint`, which may step back after such
+        // a crash.
+        client
+            .batch_execute("SET synchronous_commit = off")
+            .ctx("setting synchronous_commit")?;
         let prep = |c: &mut Client, sql: &str, what: &str| {
             c.prepare(sql).with_ctx(|| format!("preparing {what}"))
         };
@@ -206,72 +438,73 @@ impl Persister {
         )?;
         let apply_order_updates = prep(&mut client, APPLY_ORDER_UPDATES, "the order update")?;
         let upsert_balances = prep(&mut client, UPSERT_BALANCES, "the balance upsert")?;
-        let move_checkpoint = prep(
+        let move_part = prep(
             &mut client,
-            "UPDATE persister_checkpoint SET last_seq = $1, updated_at = now() WHERE last_seq = $2",
+            "UPDATE persister_parts SET last_seq = $1, updated_at = now() WHERE part = $2 AND last_seq = $3",
             "the checkpoint update",
         )?;
-        Ok(Persister {
+        Ok(Lane {
             client,
-            units,
-            checkpoint: checkpoint as u64,
+            parts,
             batch: Batch::default(),
+            times: PhaseTimes::default(),
             insert_account,
             apply_order_updates,
             upsert_balances,
-            move_checkpoint,
+            move_part,
         })
     }
 
-    /// The last engine sequence stored: events of commands up to it are in the database.
-    pub fn checkpoint(&self) -> u64 {
-        self.checkpoint
-    }
-
-    /// The unit description in use.
-    pub fn units(&self) -> &Units {
-        &self.units
-    }
-
-    /// Gives the connection back.
-    pub fn into_client(self) -> Client {
-        self.client
-    }
-
-    /// Writes the events of whole commands in one transaction together with the new
-    /// checkpoint (the batch's last `cmd_seq`). The batch must end at an event with
-    /// `last == true`, and its command sequences must increase. Events of commands at or
-    /// below the checkpoint are skipped, so replaying from any earlier point is harmless.
-    ///
-    /// On error nothing of the batch is stored and the checkpoint is unchanged; the caller
-    /// retries (after reconnecting if the connection died) with the same events.
-    pub fn write_batch(&mut self, events: &[OutEvent]) -> Result<BatchOutcome, Error> {
-        validate(events)?;
-        let start = events.partition_point(|e| e.cmd_seq <= self.checkpoint);
-        let todo = &events[start..];
-        let mut out = BatchOutcome {
-            skipped_events: start,
-            checkpoint: self.checkpoint,
-            ..Default::default()
-        };
-        let Some(last) = todo.last() else {
-            return Ok(out);
-        };
-        let new_checkpoint = last.cmd_seq;
+    /// Writes this lane's rows of `events` (past each part's checkpoint) and moves those
+    /// parts' checkpoints to `new_checkpoint`, in one transaction.
+    fn write(
+        &mut self,
+        units: &Units,
+        events: &[OutEvent],
+        checkpoints: [u64; 3],
+        new_checkpoint: u64,
+    ) -> Result<LaneOutcome, Error> {
+        let mut take = Take::default();
+        let mut moved = Vec::new();
+        for &p in &self.parts {
+            if new_checkpoint > checkpoints[p] {
+                take.0[p] = Some(checkpoints[p]);
+                moved.push(p);
+            }
+        }
+        if moved.is_empty() {
+            return Ok(LaneOutcome::default());
+        }
+        let t = Instant::now();
         self.batch.clear();
-        self.batch.add(todo);
-        let result = self.write_rows(new_checkpoint, &mut out);
+        self.batch.add(events, take);
+        self.times.fold += t.elapsed();
+        let result = self.write_rows(units, &moved, checkpoints, new_checkpoint);
+        let out = LaneOutcome {
+            moved,
+            trades: self.batch.trades.len(),
+            ledger_entries: self.batch.ledger.len(),
+            orders_inserted: self.batch.new_orders.len(),
+            orders_updated: self.batch.updates.len(),
+        };
         self.batch.clear();
-        result?;
-        self.checkpoint = new_checkpoint;
-        out.written_events = todo.len();
-        out.checkpoint = new_checkpoint;
-        Ok(out)
+        result.map(|()| out)
     }
-
-    fn write_rows(&mut self, new_checkpoint: u64, out: &mut BatchOutcome) -> Result<(), Error> {
+    fn write_rows(
+        &mut self,
+        units: &Units,
+        moved: &[usize],
+        checkpoints: [u64; 3],
+        new_checkpoint: u64,
+    ) -> Result<(), Error> {
         let b = &self.batch;
-        let units = &self.units;
+        let times = &mut self.times;
+        let mut lap = Instant::now();
+        let mut clock = |slot: &mut Duration| {
+            let now = Instant::now();
+            *slot += now - lap;
+            lap = now;
+        };
         let mut tx = self
             .client
             .transaction()
@@ -283,9 +516,11 @@ impl Persister {
             )
             .with_ctx(|| format!("inserting account {account} (seq {seq})"))?;
         }
+        clock(&mut times.accounts);
         if !b.new_orders.is_empty() {
             copy_new_orders(&mut tx, b, units)?;
         }
+        clock(&mut times.orders);
         if !b.updates.is_empty() {
             copy_order_updates(&mut tx, b, units)?;
             // Temp tables have no statistics: without them the planner guesses a large
@@ -302,38 +537,43 @@ impl Persister {
                 )));
             }
         }
+        clock(&mut times.order_updates);
         if !b.trades.is_empty() {
             copy_trades(&mut tx, b, units)?;
         }
+        clock(&mut times.trades);
         if !b.ledger.is_empty() {
             copy_ledger(&mut tx, b, units)?;
         }
+        clock(&mut times.ledger);
         if !b.balances.is_empty() {
             copy_balances(&mut tx, b, units)?;
             tx.execute(&self.upsert_balances, &[])
                 .ctx("upserting balances from tachyon_balance_updates")?;
         }
-        let n = tx
-            .execute(
-                &self.move_checkpoint,
-                &[
-                    &id(new_checkpoint, "sequence")?,
-                    &id(self.checkpoint, "sequence")?,
-                ],
-            )
-            .ctx("moving persister_checkpoint")?;
-        if n != 1 {
-            return Err(Error::Inconsistent(format!(
-                "persister_checkpoint is no longer {} (another persister writing to the same schema?)",
-                self.checkpoint
-            )));
+        clock(&mut times.balances);
+        for &p in moved {
+            let n = tx
+                .execute(
+                    &self.move_part,
+                    &[
+                        &id(new_checkpoint, "sequence")?,
+                        &(p as i32),
+                        &id(checkpoints[p], "sequence")?,
+                    ],
+                )
+                .with_ctx(|| format!("moving the checkpoint of part {p}"))?;
+            if n != 1 {
+                return Err(Error::Inconsistent(format!(
+                    "the checkpoint of part {p} is no longer {} (another persister writing to the same schema?)",
+                    checkpoints[p]
+                )));
+            }
         }
         tx.commit()
             .with_ctx(|| format!("committing the batch up to seq {new_checkpoint}"))?;
-        out.trades = b.trades.len();
-        out.ledger_entries = b.ledger.len();
-        out.orders_inserted = b.new_orders.len();
-        out.orders_updated = b.updates.len();
+        clock(&mut times.commit);
+        times.batches += 1;
         Ok(())
     }
 }

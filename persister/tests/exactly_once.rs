@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use common::*;
 use tachyon_engine::Event;
 use tachyon_persister::postgres::{Client, NoTls};
-use tachyon_persister::Error;
+use tachyon_persister::{Error, Persister};
 use tachyon_pipeline::OutEvent;
 
 fn admin() -> Client {
@@ -163,6 +163,112 @@ fn crash_inside_a_batch_resumes_exactly_once() {
     assert_eq!(dump(&mut c), reference);
 }
 
+/// Rows past each part's own checkpoint (part 0: orders, trades, balances; 1 and 2: the
+/// ledger entries of odd and even sequences).
+fn rows_past_parts(c: &mut Client, parts: [u64; 3]) -> Vec<i64> {
+    let [p0, p1, p2] = parts.map(|p| p as i64);
+    [
+        ("SELECT count(*) FROM orders WHERE updated_seq > $1", p0),
+        ("SELECT count(*) FROM trades WHERE engine_seq > $1", p0),
+        ("SELECT count(*) FROM balances WHERE updated_seq > $1", p0),
+        (
+            "SELECT count(*) FROM ledger_entries WHERE engine_seq % 2 = 1 AND engine_seq > $1",
+            p1,
+        ),
+        (
+            "SELECT count(*) FROM ledger_entries WHERE engine_seq % 2 = 0 AND engine_seq > $1",
+            p2,
+        ),
+    ]
+    .iter()
+    .map(|(sql, cp)| c.query_one(*sql, &[cp]).unwrap().get(0))
+    .collect()
+}
+
+#[test]
+fn parallel_parts_fail_independently_and_resume_exactly_once() {
+    let (_, events) = run_engine(&commands(13, 20_000));
+    let reference = reference_dump(&events);
+    let bs = batches(&events, 6, 300);
+    let k = bs.len() / 2;
+    let victim: Vec<OutEvent> = bs[k].to_vec();
+    let end = victim.last().unwrap().cmd_seq;
+    let schema = TestSchema::new();
+    let mut p = Persister::connect_parallel(&schema.config(), units(), 3).unwrap();
+    assert_eq!(p.connections(), 3);
+    for b in &bs[..k] {
+        p.write_batch(b).unwrap();
+    }
+    let boundary = p.checkpoint();
+    assert_eq!(p.part_checkpoints(), [boundary; 3]);
+
+    // Part 0's connection blocks at its balance upsert; the ledger parts commit meanwhile.
+    let mut locker = schema.client();
+    let mut lock = locker.transaction().unwrap();
+    lock.batch_execute("LOCK TABLE balances IN ACCESS EXCLUSIVE MODE")
+        .unwrap();
+    let writer = std::thread::spawn(move || {
+        let r = p.write_batch(&victim).map(|_| ());
+        (p, r)
+    });
+    let pid = wait_for_blocked_backend(&schema);
+    let mut c = schema.client();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let n: i64 = c
+            .query_one(
+                "SELECT count(*) FROM persister_parts WHERE part > 0 AND last_seq = $1",
+                &[&(end as i64)],
+            )
+            .unwrap()
+            .get(0);
+        if n == 2 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "ledger parts never committed");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    // Kill part 0's connection mid-batch.
+    let killed: bool = admin()
+        .query_one("SELECT pg_terminate_backend($1)", &[&pid])
+        .unwrap()
+        .get(0);
+    assert!(killed);
+    let (p, r) = writer.join().unwrap();
+    let err = r.unwrap_err();
+    assert!(matches!(err, Error::Sql { .. }), "{err}");
+    assert_eq!(p.part_checkpoints(), [boundary, end, end]);
+    assert_eq!(p.checkpoint(), boundary);
+    lock.rollback().unwrap();
+    drop(locker);
+    drop(p);
+
+    // Each part is at a boundary of its own; the view shows what every table holds.
+    let cp: i64 = c
+        .query_one("SELECT last_seq FROM persister_checkpoint", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(cp as u64, boundary);
+    assert_eq!(rows_past_parts(&mut c, [boundary, end, end]), [0; 5]);
+    let ledger_after: i64 = c
+        .query_one(
+            "SELECT count(*) FROM ledger_entries WHERE engine_seq > $1",
+            &[&(boundary as i64)],
+        )
+        .unwrap()
+        .get(0);
+    assert!(ledger_after > 0, "the ledger parts of the batch are stored");
+
+    // Restart (two connections this time: parts 0 and 2 share one) and feed everything
+    // again in other batch sizes: each part skips what it holds.
+    let mut p = Persister::connect_parallel(&schema.config(), units(), 2).unwrap();
+    assert_eq!(p.part_checkpoints(), [boundary, end, end]);
+    for b in batches(&events, 7, 500) {
+        p.write_batch(b).unwrap();
+    }
+    assert_eq!(dump(&mut c), reference);
+}
+
 #[test]
 fn malformed_batches_are_refused_without_writing() {
     let (_, events) = run_engine(&commands(5, 300));
@@ -245,7 +351,14 @@ fn a_second_writer_on_the_same_schema_cannot_double_write() {
         after.remove("persister_checkpoint").unwrap(),
         [(last + 1).to_string()]
     );
+    assert_eq!(
+        after.remove("persister_parts").unwrap(),
+        (0..3)
+            .map(|p| format!("{p} {}", last + 1))
+            .collect::<Vec<_>>()
+    );
     let mut before = before;
     before.remove("persister_checkpoint");
+    before.remove("persister_parts");
     assert_eq!(after, before);
 }

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use tachyon_engine::Command;
-use tachyon_persister::{Follower, FollowerOptions};
+use tachyon_persister::{Follower, FollowerOptions, FollowerPriority};
 use tachyon_pipeline::{CoreMode, FsyncPolicy, Pipeline, PipelineOptions, ReleasedEvents};
 
 fn pipeline(dir: &std::path::Path) -> Pipeline {
@@ -62,7 +62,10 @@ fn options(dir: &std::path::Path) -> FollowerOptions {
         idle_poll: Duration::from_millis(2),
         max_backoff: Duration::from_millis(100),
         yield_to_traffic: None,
+        burst_commands: 0,
         max_lag_commands: u64::MAX,
+        priority: FollowerPriority::Nice10,
+        connections: 2,
     }
 }
 
@@ -123,6 +126,11 @@ fn follower_survives_an_outage_and_a_restart_and_stores_everything_once() {
         "everything durable is still to be stored"
     );
     assert_eq!(fs.applied.load(Ordering::Acquire), 0);
+    assert!(
+        fs.lag_seconds() >= phase1.as_secs_f64(),
+        "lag in seconds counts while nothing is stored: {} s",
+        fs.lag_seconds()
+    );
     f.stop();
 
     // 2. The database is back: a new follower catches up from the journal.
@@ -156,6 +164,7 @@ fn follower_survives_an_outage_and_a_restart_and_stores_everything_once() {
     );
     let fs = f.stats();
     assert_eq!(fs.lag_commands(), 0);
+    assert_eq!(fs.lag_seconds(), 0.0);
     assert!(fs.connected.load(Ordering::Acquire));
     f.stop();
     drop(reader);

@@ -29,7 +29,7 @@ fn fresh_schema_is_migrated_and_recorded() {
         "orders",
         "trades",
         "ledger_entries",
-        "persister_checkpoint",
+        "persister_parts",
     ] {
         let ok: bool = c
             .query_one(
@@ -40,6 +40,12 @@ fn fresh_schema_is_migrated_and_recorded() {
             .get(0);
         assert!(ok, "table {t} missing");
     }
+    // Everything up to persister_checkpoint.last_seq is stored in every part.
+    let cp: i64 = c
+        .query_one("SELECT last_seq FROM persister_checkpoint", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(cp, 0);
     // Every amount column is NUMERIC (no floating point).
     let floats: i64 = c
         .query_one(

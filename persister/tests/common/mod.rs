@@ -314,7 +314,7 @@ pub fn batches(events: &[OutEvent], seed: u64, max_cmds: u64) -> Vec<&[OutEvent]
 
 /// Every table's full contents as text, in key order (wall-clock columns excluded).
 pub fn dump(c: &mut Client) -> BTreeMap<&'static str, Vec<String>> {
-    let tables: [(&str, &str); 9] = [
+    let tables: [(&str, &str); 10] = [
         ("assets", "SELECT t::text FROM assets t ORDER BY asset_id"),
         (
             "instruments",
@@ -341,6 +341,10 @@ pub fn dump(c: &mut Client) -> BTreeMap<&'static str, Vec<String>> {
         (
             "persister_checkpoint",
             "SELECT last_seq::text FROM persister_checkpoint",
+        ),
+        (
+            "persister_parts",
+            "SELECT part || ' ' || last_seq FROM persister_parts ORDER BY part",
         ),
     ];
     tables
