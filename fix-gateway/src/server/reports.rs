@@ -43,6 +43,42 @@ pub(crate) struct Er<'x> {
     pub mass_status: Option<(&'x [u8], u32, bool)>,
 }
 
+impl<'x> Er<'x> {
+    /// A report about an order in `state` (cancel, reduce, replace): the order's own
+    /// fields; the caller adjusts what differs (ids, status, text).
+    fn of_state(
+        state: &'x tachyon_engine::OrderState,
+        exec_id: ExecId,
+        exec_type: u8,
+        ord_type: Option<OrdType>,
+        transact_ns: u64,
+    ) -> Er<'x> {
+        Er {
+            order_id: state.order_id.0,
+            cl_ord_id: state.cl_ord_id.as_bytes(),
+            orig_cl_ord_id: None,
+            exec_id,
+            exec_type,
+            ord_status: if state.cum_qty.0 > 0 { b'1' } else { b'0' },
+            account: state.account.0,
+            symbol: state.symbol,
+            side: state.side,
+            ord_type,
+            price: state.price.0,
+            order_qty: state.qty.0,
+            leaves: state.leaves.0,
+            cum_qty: state.cum_qty.0,
+            cum_cost: state.cum_cost,
+            last: None,
+            fee: None,
+            ord_rej_reason: None,
+            text: None,
+            transact_ns,
+            mass_status: None,
+        }
+    }
+}
+
 /// ExecID(17): engine-caused reports are numbered `cmd_seq × 2^20 + n` (unique and
 /// increasing across restarts: command sequences are contiguous and never reused);
 /// gateway-local replies (rejects before the engine, status reports) carry `G` + a
@@ -427,28 +463,14 @@ pub(crate) fn on_event(
                 (state.cl_ord_id.as_bytes(), None)
             };
             let expired = *reason == CancelReason::Expired;
+            let status = if expired { b'C' } else { b'4' };
             let er = Er {
-                order_id: state.order_id.0,
                 cl_ord_id: cl,
                 orig_cl_ord_id: orig,
-                exec_id: next_id(),
-                exec_type: if expired { b'C' } else { b'4' },
-                ord_status: if expired { b'C' } else { b'4' },
-                account: state.account.0,
-                symbol: state.symbol,
-                side: state.side,
-                ord_type,
-                price: state.price.0,
-                order_qty: state.qty.0,
+                ord_status: status,
                 leaves: 0,
-                cum_qty: state.cum_qty.0,
-                cum_cost: state.cum_cost,
-                last: None,
-                fee: None,
-                ord_rej_reason: None,
                 text: cancel_text(*reason),
-                transact_ns: ts_ns,
-                mass_status: None,
+                ..Er::of_state(state, next_id(), status, ord_type, ts_ns)
             };
             emit(state.session.0, Reply::Er(er));
             if origin != 0 && origin != state.session.0 && by_request {
@@ -466,27 +488,8 @@ pub(crate) fn on_event(
                 None => None,
             };
             let er = Er {
-                order_id: state.order_id.0,
-                cl_ord_id: state.cl_ord_id.as_bytes(),
-                orig_cl_ord_id: None,
-                exec_id: next_id(),
-                exec_type: b'D',
-                ord_status: if state.cum_qty.0 > 0 { b'1' } else { b'0' },
-                account: state.account.0,
-                symbol: state.symbol,
-                side: state.side,
-                ord_type,
-                price: state.price.0,
-                order_qty: state.qty.0,
-                leaves: state.leaves.0,
-                cum_qty: state.cum_qty.0,
-                cum_cost: state.cum_cost,
-                last: None,
-                fee: None,
-                ord_rej_reason: None,
                 text: Some("Reduced by self-trade prevention"),
-                transact_ns: ts_ns,
-                mass_status: None,
+                ..Er::of_state(state, next_id(), b'D', ord_type, ts_ns)
             };
             emit(state.session.0, Reply::Er(er));
         }
@@ -511,27 +514,8 @@ pub(crate) fn on_event(
                 None => None,
             };
             let er = Er {
-                order_id: state.order_id.0,
-                cl_ord_id: state.cl_ord_id.as_bytes(),
                 orig_cl_ord_id: Some(orig_cl_ord_id.as_bytes()),
-                exec_id: next_id(),
-                exec_type: b'5',
-                ord_status: if state.cum_qty.0 > 0 { b'1' } else { b'0' },
-                account: state.account.0,
-                symbol: state.symbol,
-                side: state.side,
-                ord_type,
-                price: state.price.0,
-                order_qty: state.qty.0,
-                leaves: state.leaves.0,
-                cum_qty: state.cum_qty.0,
-                cum_cost: state.cum_cost,
-                last: None,
-                fee: None,
-                ord_rej_reason: None,
-                text: None,
-                transact_ns: ts_ns,
-                mass_status: None,
+                ..Er::of_state(state, next_id(), b'5', ord_type, ts_ns)
             };
             emit(state.session.0, Reply::Er(er));
             if origin != 0 && origin != state.session.0 {
