@@ -85,6 +85,7 @@ impl Exchange {
         let released = pollers.pop().expect("gateway poller");
         let md_events = pollers.pop().expect("market data poller");
         let open_orders = pipeline.take_open_orders();
+        let api_keys = pipeline.take_api_keys();
         let lag: Option<tachyon_ops::LagProbe> = follower.as_ref().map(|f| {
             let fs = f.stats();
             Box::new(move || Some(fs.lag_commands())) as tachyon_ops::LagProbe
@@ -112,7 +113,11 @@ impl Exchange {
         let store_desc = format!("{store:?}");
         let gateway = Gateway::start(
             &cfg,
-            GatewayOptions { store, open_orders },
+            GatewayOptions {
+                store,
+                open_orders,
+                api_keys,
+            },
             publisher,
             released,
             stats.clone(),

@@ -20,6 +20,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+mod api_keys;
 mod convert;
 mod decimal;
 mod error;
@@ -30,6 +31,7 @@ use std::path::Path;
 
 use serde_path_to_error::Segment;
 
+pub use api_keys::derive_api_key_secret;
 pub use error::ConfigError;
 pub use model::{
     Account, Asset, Auth, Config, CoreMode, Deposit, EngineSection, FixSection, FixSession, Fsync,

@@ -130,6 +130,11 @@ pub struct FixSection {
     /// Simultaneous TCP connections accepted, logged on or not (optional, default 256).
     #[serde(default = "default_max_connections")]
     pub max_connections: usize,
+    /// Master secret from which the secrets of admin-created API keys are derived, at
+    /// least 32 bytes (optional; without it the admin API cannot create keys and only
+    /// static keys work). Rotating it invalidates every admin-created key.
+    #[serde(default)]
+    pub api_key_master: Option<Secret>,
 }
 
 fn default_recv_window_ms() -> u64 {
@@ -205,13 +210,19 @@ pub enum SessionKind {
 pub enum Auth {
     /// `{ kind = "none" }`: CompIDs alone identify the client (development only).
     None {},
-    /// `{ kind = "hmac-sha256", key_id = "...", secret = "..." }`: Username(553) carries
-    /// the key id and RawData(96) the base64 HMAC-SHA256 of the Logon's prehash.
+    /// `{ kind = "hmac-sha256" [, key_id = "...", secret = "..."] }`: Username(553)
+    /// carries an API key id and RawData(96) the base64 HMAC-SHA256 of the Logon's
+    /// prehash. The keys are the ones the admin API creates for this session's CompID
+    /// (derived from `fix.api_key_master`) plus, optionally, one static key given here
+    /// (both `key_id` and `secret`, or neither).
     HmacSha256 {
-        /// API key id, sent as Username(553). Unique across sessions.
-        key_id: String,
-        /// Shared secret for the HMAC.
-        secret: Secret,
+        /// Static API key id, sent as Username(553). Unique across sessions; must not
+        /// start with `tk_` (reserved for admin-created keys).
+        #[serde(default)]
+        key_id: Option<String>,
+        /// The static key's shared secret.
+        #[serde(default)]
+        secret: Option<Secret>,
     },
 }
 
@@ -221,6 +232,11 @@ pub enum Auth {
 pub struct Secret(String);
 
 impl Secret {
+    /// Wraps a secret held in memory (e.g. one derived for an API key).
+    pub fn new(secret: String) -> Secret {
+        Secret(secret)
+    }
+
     /// The secret's bytes, for computing the HMAC.
     pub fn expose(&self) -> &str {
         &self.0

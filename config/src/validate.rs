@@ -33,6 +33,8 @@ const ASSET_CODE_MAX_LEN: usize = 16;
 const SYMBOL_MAX_LEN: usize = 32;
 const COMP_ID_MAX_LEN: usize = 64;
 const SECRET_MIN_LEN: usize = 16;
+/// Minimum length of `fix.api_key_master`.
+pub const API_KEY_MASTER_MIN_LEN: usize = 32;
 
 pub(crate) fn validate(c: &Config) -> Result<(), Problem> {
     engine(c)?;
@@ -449,6 +451,16 @@ fn sessions(c: &Config) -> Result<(), Problem> {
             format!("must be between 1 and 65536, got {}", f.max_connections),
         );
     }
+    if let Some(m) = &f.api_key_master {
+        if m.expose().len() < API_KEY_MASTER_MIN_LEN || !printable(m.expose()) {
+            return problem(
+                "fix.api_key_master",
+                format!(
+                    "must be at least {API_KEY_MASTER_MIN_LEN} printable ASCII characters without spaces"
+                ),
+            );
+        }
+    }
     let mut pairs: BTreeMap<(&str, &str), usize> = BTreeMap::new();
     let mut key_ids: BTreeMap<&str, usize> = BTreeMap::new();
     for (i, s) in c.fix.sessions.iter().enumerate() {
@@ -523,10 +535,25 @@ fn auth<'c>(
     match &s.auth {
         Auth::None {} => Ok(()),
         Auth::HmacSha256 { key_id, secret } => {
+            let (key_id, secret) = match (key_id, secret) {
+                (None, None) => return Ok(()),
+                (Some(k), Some(s)) => (k, s),
+                (Some(_), None) => return problem(at("secret"), "required when key_id is given"),
+                (None, Some(_)) => return problem(at("key_id"), "required when secret is given"),
+            };
             if key_id.is_empty() || !printable(key_id) {
                 return problem(
                     at("key_id"),
                     "must be non-empty printable ASCII without spaces",
+                );
+            }
+            if key_id.starts_with(tachyon_engine::ApiKeyId::PREFIX) {
+                return problem(
+                    at("key_id"),
+                    format!(
+                        "must not start with {:?} (reserved for keys the admin API creates)",
+                        tachyon_engine::ApiKeyId::PREFIX
+                    ),
                 );
             }
             if let Some(first) = key_ids.insert(key_id, i) {

@@ -103,7 +103,28 @@ fn cases() -> Vec<Case> {
             "missing hmac secret",
             edit(", secret = \"0123456789abcdef\"", ""),
             "fix.sessions[1].auth.secret",
-            "missing required key",
+            "required when key_id is given",
+        ),
+        case(
+            "hmac secret without key id",
+            edit("key_id = \"k2\", ", ""),
+            "fix.sessions[1].auth.key_id",
+            "required when secret is given",
+        ),
+        case(
+            "static key id in the admin-created namespace",
+            edit("key_id = \"k2\"", "key_id = \"tk_0000000000000001\""),
+            "fix.sessions[1].auth.key_id",
+            "reserved for keys the admin API creates",
+        ),
+        case(
+            "api key master too short",
+            edit(
+                "[fix]\nlisten = \"127.0.0.1:9878\"\n",
+                "[fix]\nlisten = \"127.0.0.1:9878\"\napi_key_master = \"short-master\"\n",
+            ),
+            "fix.api_key_master",
+            "at least 32 printable ASCII characters",
         ),
         case(
             "missing database url when enabled",

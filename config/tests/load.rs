@@ -177,8 +177,8 @@ fn dev_config_loads_and_converts_exactly() {
     assert_eq!(c.fix.sessions[0].auth, Auth::None {});
     match &c.fix.sessions[2].auth {
         Auth::HmacSha256 { key_id, secret } => {
-            assert_eq!(key_id, "dev-mm1");
-            assert!(secret.expose().starts_with("dev-only"));
+            assert_eq!(key_id.as_deref(), Some("dev-mm1"));
+            assert!(secret.as_ref().unwrap().expose().starts_with("dev-only"));
         }
         other => panic!("MM1 must use HMAC, got {other:?}"),
     }
@@ -199,10 +199,22 @@ fn prod_example_loads_with_placeholders() {
         .unwrap()
         .contains("PLACEHOLDER"));
     assert!(c.initial_deposits().is_empty());
+    assert!(c
+        .fix
+        .api_key_master
+        .as_ref()
+        .unwrap()
+        .expose()
+        .contains("PLACEHOLDER"));
     for s in &c.fix.sessions {
-        assert!(
-            matches!(&s.auth, Auth::HmacSha256 { secret, .. } if secret.expose().contains("PLACEHOLDER"))
-        );
+        match &s.auth {
+            Auth::HmacSha256 {
+                secret: Some(secret),
+                ..
+            } => assert!(secret.expose().contains("PLACEHOLDER")),
+            Auth::HmacSha256 { secret: None, .. } => {}
+            other => panic!("prod sessions authenticate, got {other:?}"),
+        }
     }
 }
 
@@ -384,4 +396,26 @@ proptest! {
         let asset = tachyon_config::Asset { code: "X".into(), decimals };
         prop_assert_eq!(asset.decimal_to_units(asset.units_to_decimal(units)), Some(units));
     }
+}
+
+#[test]
+fn hmac_session_may_rely_on_admin_created_keys_only() {
+    let text = common::edit(", key_id = \"k2\", secret = \"0123456789abcdef\"", "");
+    let c = Config::from_str(&text, "base.toml").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        c.fix.sessions[1].auth,
+        Auth::HmacSha256 {
+            key_id: None,
+            secret: None
+        }
+    );
+    assert!(c.fix.api_key_master.is_none());
+    let dev = load("dev.toml");
+    assert!(dev
+        .fix
+        .api_key_master
+        .as_ref()
+        .unwrap()
+        .expose()
+        .starts_with("dev-only"));
 }

@@ -3,16 +3,18 @@
 //! Layout: `[kind u8][ts_ns u64][fields…]`, every integer little-endian, client ids as 36
 //! raw bytes. Kinds: 1 NewOrder, 2 Cancel, 3 Replace, 4 MassCancel, 5 Deposit, 6 Withdraw,
 //! 7 CreateAccount, 8 TimeTick, 9 HaltSymbol (symbol u16), 10 ResumeSymbol (symbol u16),
-//! 11 SuspendAccount (account u32), 12 ResumeAccount (account u32). Kinds are never
+//! 11 SuspendAccount (account u32), 12 ResumeAccount (account u32), 13 CreateApiKey (key
+//! u64, account u32, CompID 64 raw bytes, nonce 16 bytes), 14 RevokeApiKey (key u64). Kinds are never
 //! renumbered (journals outlive binaries); an unknown kind is a decode error. Decoding validates every tag and enum value, so a corrupted payload that
 //! passed its CRC still cannot turn into a wrong command silently.
 
 use crate::command::{
-    CancelOrder, Command, CommandKind, MassCancel, MassCancelScope, NewOrder, OrdType, OrderRef,
-    ReplaceOrder, StpMode, Tif, Transfer,
+    ApiKey, CancelOrder, Command, CommandKind, MassCancel, MassCancelScope, NewOrder, OrdType,
+    OrderRef, ReplaceOrder, StpMode, Tif, Transfer,
 };
 use crate::types::{
-    AccountId, AssetId, ClOrdId, OrderId, Price, Qty, SessionId, Side, SymbolId, CL_ORD_ID_MAX_LEN,
+    AccountId, ApiKeyId, AssetId, ClOrdId, CompId, OrderId, Price, Qty, SessionId, Side, SymbolId,
+    CL_ORD_ID_MAX_LEN, COMP_ID_MAX_LEN,
 };
 
 /// Upper bound of an encoded command's length in bytes.
@@ -103,6 +105,9 @@ impl<'a> R<'a> {
     fn i64(&mut self) -> Res<i64> {
         Ok(i64::from_le_bytes(self.take(8)?.try_into().unwrap()))
     }
+    fn array<const N: usize>(&mut self) -> Res<[u8; N]> {
+        Ok(self.take(N)?.try_into().unwrap())
+    }
     fn bool(&mut self) -> Res<bool> {
         match self.u8()? {
             0 => Ok(false),
@@ -163,6 +168,8 @@ pub fn encode_command(cmd: &Command, buf: &mut [u8]) -> usize {
         CommandKind::ResumeSymbol { .. } => 10,
         CommandKind::SuspendAccount { .. } => 11,
         CommandKind::ResumeAccount { .. } => 12,
+        CommandKind::CreateApiKey(_) => 13,
+        CommandKind::RevokeApiKey { .. } => 14,
     };
     w.u8(kind);
     w.u64(cmd.ts_ns);
@@ -241,6 +248,13 @@ pub fn encode_command(cmd: &Command, buf: &mut [u8]) -> usize {
         CommandKind::SuspendAccount { account } | CommandKind::ResumeAccount { account } => {
             w.u32(account.0)
         }
+        CommandKind::CreateApiKey(k) => {
+            w.u64(k.key.0);
+            w.u32(k.account.0);
+            w.bytes(&k.comp_id.0);
+            w.bytes(&k.nonce);
+        }
+        CommandKind::RevokeApiKey { key } => w.u64(key.0),
     }
     w.at
 }
@@ -340,6 +354,23 @@ pub fn decode_command(buf: &[u8]) -> Result<Command, DecodeError> {
         },
         12 => CommandKind::ResumeAccount {
             account: AccountId(r.u32()?),
+        },
+        13 => {
+            let key = ApiKeyId(r.u64()?);
+            let account = AccountId(r.u32()?);
+            let comp_id = CompId(r.array::<COMP_ID_MAX_LEN>()?);
+            if !comp_id.is_valid() {
+                return Err(DecodeError("bad CompID"));
+            }
+            CommandKind::CreateApiKey(ApiKey {
+                key,
+                account,
+                comp_id,
+                nonce: r.array::<16>()?,
+            })
+        }
+        14 => CommandKind::RevokeApiKey {
+            key: ApiKeyId(r.u64()?),
         },
         _ => return Err(DecodeError("unknown command kind")),
     };

@@ -1,7 +1,9 @@
 //! Commands: the only input of the engine. Every command carries its own timestamp, so the
 //! engine never reads a clock and a journal of commands replays to the same state.
 
-use crate::types::{AccountId, AssetId, ClOrdId, OrderId, Price, Qty, SessionId, Side, SymbolId};
+use crate::types::{
+    AccountId, ApiKeyId, AssetId, ClOrdId, CompId, OrderId, Price, Qty, SessionId, Side, SymbolId,
+};
 
 /// A command with the time it was accepted by the exchange (ns since the Unix epoch).
 /// Timestamps must not go backwards; the engine clamps a late one to the last seen.
@@ -57,6 +59,29 @@ pub enum CommandKind {
         /// The account.
         account: AccountId,
     },
+    /// Operator: register an API key for FIX Logon authentication. The engine keeps the
+    /// key table (so it is journaled, snapshotted and recovered) but never a secret: the
+    /// gateway derives the secret from its master key and the key's `nonce`.
+    CreateApiKey(ApiKey),
+    /// Operator: revoke an API key (Logons with it fail from now on).
+    RevokeApiKey {
+        /// The key.
+        key: ApiKeyId,
+    },
+}
+
+/// An API key as the engine stores it: public id, owner, the FIX SenderCompID it may log
+/// on as, and the random nonce its secret is derived from (not the secret).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ApiKey {
+    /// Public id (Username(553) on the Logon), never 0.
+    pub key: ApiKeyId,
+    /// Owner.
+    pub account: AccountId,
+    /// The SenderCompID the key may log on as.
+    pub comp_id: CompId,
+    /// Random per-key input of the secret derivation.
+    pub nonce: [u8; 16],
 }
 
 /// Order type.

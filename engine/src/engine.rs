@@ -7,8 +7,8 @@ use std::collections::BinaryHeap;
 use hashbrown::HashTable;
 
 use crate::command::{
-    CancelOrder, Command, CommandKind, MassCancel, MassCancelScope, NewOrder, OrdType, OrderRef,
-    ReplaceOrder, StpMode, Tif, Transfer,
+    ApiKey, CancelOrder, Command, CommandKind, MassCancel, MassCancelScope, NewOrder, OrdType,
+    OrderRef, ReplaceOrder, StpMode, Tif, Transfer,
 };
 use crate::event::{
     AdminTarget, CancelReason, Event, EventSink, Fill, LedgerEntry, LedgerReason, OrderState,
@@ -17,7 +17,10 @@ use crate::event::{
 use crate::hash::StableHasher;
 use crate::snapshot::{side_u8, SnapReader, SnapWriter, SnapshotError, SNAPSHOT_MAGIC};
 use crate::spec::{EngineConfig, InstrumentSpec, SpecError};
-use crate::types::{AccountId, AssetId, ClOrdId, OrderId, Price, Qty, SessionId, Side, SymbolId};
+use crate::types::{
+    AccountId, ApiKeyId, AssetId, ClOrdId, CompId, OrderId, Price, Qty, SessionId, Side, SymbolId,
+    COMP_ID_MAX_LEN,
+};
 
 /// One account's balance in one asset.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -71,9 +74,15 @@ const LEVEL_MAP_PREALLOC: usize = 1 << 12;
 /// Largest total balance of one account in one asset (keeps every sum far from overflow).
 const MAX_BALANCE: i64 = 1 << 62;
 
-/// Snapshot format written by [`Engine::snapshot`]. Format 1 (no operator flags) is still
-/// read: every symbol trading, every account active.
-const SNAPSHOT_VERSION: u32 = 2;
+/// Snapshot format written by [`Engine::snapshot`]. Formats 1 (no operator flags: every
+/// symbol trading, every account active) and 2 (no API keys) are still read.
+const SNAPSHOT_VERSION: u32 = 3;
+
+/// Most active API keys the engine holds (CreateApiKey beyond it is rejected).
+pub const MAX_API_KEYS: usize = 4096;
+
+/// State-hash tag of the API key table ("KEYS").
+const HASH_TAG_API_KEYS: u64 = 0x4b45_5953;
 
 /// State-hash tags of the operator flags ("HALT", "SUSP").
 const HASH_TAG_HALTED: u64 = 0x4841_4c54;
@@ -607,6 +616,8 @@ pub struct Engine {
     by_cl: HashTable<u32>,
     accounts: Vec<AccountSlot>,
     balances: Vec<Balance>,
+    /// Active API keys in creation order (bounded by [`MAX_API_KEYS`]).
+    api_keys: Vec<ApiKey>,
     expiries: BinaryHeap<Reverse<(u64, u64)>>,
     resting: u32,
     now: u64,
@@ -659,6 +670,7 @@ impl Engine {
             by_cl,
             accounts,
             balances,
+            api_keys: Vec::new(),
             expiries: BinaryHeap::with_capacity(max_orders),
             resting: 0,
             now: 0,
@@ -689,6 +701,8 @@ impl Engine {
             CommandKind::ResumeAccount { account } => {
                 self.set_account_suspended(*account, false, out)
             }
+            CommandKind::CreateApiKey(k) => self.create_api_key(k, out),
+            CommandKind::RevokeApiKey { key } => self.revoke_api_key(*key, out),
         }
     }
 
@@ -710,6 +724,11 @@ impl Engine {
             return None;
         }
         Some(self.balances[self.bal_idx(account.0, asset.0)])
+    }
+
+    /// The active API keys, in creation order.
+    pub fn api_keys(&self) -> &[ApiKey] {
+        &self.api_keys
     }
 
     /// True if the account exists.
@@ -832,6 +851,13 @@ impl Engine {
         for (a, slot) in self.accounts.iter().enumerate() {
             if slot.exists && slot.suspended {
                 (HASH_TAG_SUSPENDED, a as u64).hash(&mut h);
+            }
+        }
+        // API keys likewise only when there are some (formats 1 and 2 had none).
+        if !self.api_keys.is_empty() {
+            (HASH_TAG_API_KEYS, self.api_keys.len() as u64).hash(&mut h);
+            for k in &self.api_keys {
+                k.hash(&mut h);
             }
         }
         h.finish()
@@ -1053,6 +1079,13 @@ impl Engine {
                 }
             }
         }
+        w.u32(self.api_keys.len() as u32);
+        for k in &self.api_keys {
+            w.u64(k.key.0);
+            w.u32(k.account.0);
+            w.0.extend_from_slice(&k.comp_id.0);
+            w.0.extend_from_slice(&k.nonce);
+        }
         w.u64(self.state_hash());
     }
 
@@ -1068,9 +1101,9 @@ impl Engine {
         }
         r.at = 8;
         let version = r.u32()?;
-        if version != 1 && version != SNAPSHOT_VERSION {
+        if !(1..=SNAPSHOT_VERSION).contains(&version) {
             return Err(err(format!(
-                "unsupported snapshot version {version} (this build reads 1 and {SNAPSHOT_VERSION})"
+                "unsupported snapshot version {version} (this build reads 1 to {SNAPSHOT_VERSION})"
             )));
         }
         // Format 2 added the operator flags; format 1 has none (nothing halted or suspended).
@@ -1224,6 +1257,30 @@ impl Engine {
                 prev = slot;
             }
             e.accounts[a as usize].tail = prev;
+        }
+        if version >= 3 {
+            let n = r.u32()? as usize;
+            if n > MAX_API_KEYS {
+                return Err(err(format!("{n} API keys exceed {MAX_API_KEYS}")));
+            }
+            for _ in 0..n {
+                let key = ApiKeyId(r.u64()?);
+                let account = AccountId(r.u32()?);
+                let comp_id = CompId(r.array::<COMP_ID_MAX_LEN>()?);
+                let nonce = r.array::<16>()?;
+                if key.0 == 0 || !comp_id.is_valid() || !e.account_exists(account) {
+                    return Err(err(format!("API key {}: bad id, CompID or account", key.0)));
+                }
+                if e.api_keys.iter().any(|k| k.key == key) {
+                    return Err(err(format!("API key {} listed twice", key.0)));
+                }
+                e.api_keys.push(ApiKey {
+                    key,
+                    account,
+                    comp_id,
+                    nonce,
+                });
+            }
         }
         let recorded = r.u64()?;
         if !r.done() {
@@ -2533,6 +2590,45 @@ impl Engine {
                 book.halted = halted;
                 out.emit(Event::SymbolStatus { symbol, halted });
             }
+        }
+    }
+
+    /// CreateApiKey: the owner must be an existing client account (not the fee account).
+    fn create_api_key<S: EventSink>(&mut self, k: &ApiKey, out: &mut S) {
+        let reason = if k.key.0 == 0 || !k.comp_id.is_valid() {
+            RejectReason::InvalidApiKey
+        } else if !self.account_exists(k.account) {
+            RejectReason::UnknownAccount
+        } else if k.account == self.cfg.fee_account {
+            RejectReason::InvalidAccount
+        } else if self.api_keys.iter().any(|x| x.key == k.key) {
+            RejectReason::ApiKeyExists
+        } else if self.api_keys.len() >= MAX_API_KEYS {
+            RejectReason::TooManyApiKeys
+        } else {
+            self.api_keys.push(*k);
+            return out.emit(Event::ApiKeyCreated(*k));
+        };
+        out.emit(Event::AdminRejected {
+            target: AdminTarget::ApiKey(k.key),
+            reason,
+        });
+    }
+
+    /// RevokeApiKey: removes an active key (keeping the others in creation order).
+    fn revoke_api_key<S: EventSink>(&mut self, key: ApiKeyId, out: &mut S) {
+        match self.api_keys.iter().position(|x| x.key == key) {
+            Some(i) => {
+                let k = self.api_keys.remove(i);
+                out.emit(Event::ApiKeyRevoked {
+                    key,
+                    account: k.account,
+                });
+            }
+            None => out.emit(Event::AdminRejected {
+                target: AdminTarget::ApiKey(key),
+                reason: RejectReason::UnknownApiKey,
+            }),
         }
     }
 

@@ -1,8 +1,10 @@
 //! Events: the only output of the engine. They carry everything downstream consumers
 //! (execution reports, persistence, market data) need, so no consumer reads engine state.
 
-use crate::command::{MassCancelScope, NewOrder, OrderRef};
-use crate::types::{AccountId, AssetId, ClOrdId, OrderId, Price, Qty, SessionId, Side, SymbolId};
+use crate::command::{ApiKey, MassCancelScope, NewOrder, OrderRef};
+use crate::types::{
+    AccountId, ApiKeyId, AssetId, ClOrdId, OrderId, Price, Qty, SessionId, Side, SymbolId,
+};
 
 /// Receives the events of one command, in order.
 pub trait EventSink {
@@ -67,6 +69,14 @@ pub enum RejectReason {
     SymbolHalted = 21,
     /// The account is suspended by the operator (it may only cancel).
     AccountSuspended = 22,
+    /// CreateApiKey: an active key already has this id.
+    ApiKeyExists = 23,
+    /// RevokeApiKey: no active key has this id.
+    UnknownApiKey = 24,
+    /// CreateApiKey: the key table is full (`MAX_API_KEYS` active keys).
+    TooManyApiKeys = 25,
+    /// CreateApiKey: key id 0 or an invalid CompID.
+    InvalidApiKey = 26,
 }
 
 /// What an admin or operator command was about (see [`Event::AdminRejected`]).
@@ -76,6 +86,8 @@ pub enum AdminTarget {
     Account(AccountId),
     /// HaltSymbol, ResumeSymbol.
     Symbol(SymbolId),
+    /// CreateApiKey, RevokeApiKey.
+    ApiKey(ApiKeyId),
 }
 
 /// Why an order left the book (or never rested).
@@ -308,6 +320,15 @@ pub enum Event {
         account: AccountId,
         /// True while it may only cancel (and receive deposits and fills of resting orders).
         suspended: bool,
+    },
+    /// An API key was registered (CreateApiKey).
+    ApiKeyCreated(ApiKey),
+    /// An API key was revoked (RevokeApiKey).
+    ApiKeyRevoked {
+        /// The key.
+        key: ApiKeyId,
+        /// Its owner.
+        account: AccountId,
     },
 }
 

@@ -20,10 +20,10 @@ mod types;
 
 pub use codec::{decode_command, encode_command, DecodeError, MAX_COMMAND_LEN};
 pub use command::{
-    CancelOrder, Command, CommandKind, MassCancel, MassCancelScope, NewOrder, OrdType, OrderRef,
-    ReplaceOrder, StpMode, Tif, Transfer,
+    ApiKey, CancelOrder, Command, CommandKind, MassCancel, MassCancelScope, NewOrder, OrdType,
+    OrderRef, ReplaceOrder, StpMode, Tif, Transfer,
 };
-pub use engine::{Balance, Engine, OrderView};
+pub use engine::{Balance, Engine, OrderView, MAX_API_KEYS};
 pub use event::{
     AdminTarget, CancelReason, Event, EventSink, Fill, LedgerEntry, LedgerReason, OrderState,
     RejectReason, Trade,
@@ -32,5 +32,6 @@ pub use hash::{EventCounter, EventHasher, StableHasher};
 pub use snapshot::SnapshotError;
 pub use spec::{AssetSpec, EngineConfig, InstrumentSpec, SpecError, MAX_FEE_BPS};
 pub use types::{
-    AccountId, AssetId, ClOrdId, OrderId, Price, Qty, SessionId, Side, SymbolId, CL_ORD_ID_MAX_LEN,
+    AccountId, ApiKeyId, AssetId, ClOrdId, CompId, OrderId, Price, Qty, SessionId, Side, SymbolId,
+    CL_ORD_ID_MAX_LEN, COMP_ID_MAX_LEN,
 };

@@ -2,13 +2,15 @@
 //! accounts and counters. File handling (temp file, fsync, rename) lives in the journal
 //! crate; this is only the byte format.
 //!
-//! Layout (format 2, little-endian): magic `TCHYSNP1`, version u32, configuration
+//! Layout (format 3, little-endian): magic `TCHYSNP1`, version u32, configuration
 //! fingerprint u64, now u64, next order id u64, next trade id u64, one halted flag u8 (0/1)
 //! per instrument, account count u32 and per existing account {id u32, suspended flag u8
 //! (0/1), per asset {available i64, locked i64}, its order ids in rest order (count u32,
 //! ids u64)}, resting order count u32 and the orders best price first per book side, and
-//! the state hash u64. Format 1 is the same without the two kinds of flag bytes; it is
-//! still read (nothing halted, nothing suspended). Any other version is refused.
+//! the API keys (count u32, per key {id u64, account u32, CompID 64 raw bytes, nonce 16
+//! bytes}) and the state hash u64. Format 2 is the same without the API keys (none) and
+//! format 1 also without the two kinds of flag bytes (nothing halted, nothing suspended);
+//! both are still read. Any other version is refused.
 
 use crate::types::{ClOrdId, Side};
 
@@ -85,6 +87,9 @@ impl<'a> SnapReader<'a> {
         let mut out = [0u8; crate::types::CL_ORD_ID_MAX_LEN];
         out.copy_from_slice(self.take(crate::types::CL_ORD_ID_MAX_LEN)?);
         Ok(ClOrdId(out))
+    }
+    pub(crate) fn array<const N: usize>(&mut self) -> Res<[u8; N]> {
+        Ok(self.take(N)?.try_into().unwrap())
     }
     pub(crate) fn done(&self) -> bool {
         self.at == self.buf.len()

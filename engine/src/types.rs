@@ -148,3 +148,88 @@ impl core::fmt::Debug for ClOrdId {
         )
     }
 }
+
+/// Longest FIX CompID an API key can be bound to (bytes).
+pub const COMP_ID_MAX_LEN: usize = 64;
+
+/// A FIX SenderCompID as the engine stores it (API key bindings): printable ASCII,
+/// zero-padded.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CompId(pub [u8; COMP_ID_MAX_LEN]);
+
+impl CompId {
+    /// `None` if empty, longer than [`COMP_ID_MAX_LEN`] or not printable ASCII.
+    pub fn new(bytes: &[u8]) -> Option<CompId> {
+        if bytes.is_empty()
+            || bytes.len() > COMP_ID_MAX_LEN
+            || bytes.iter().any(|b| !(0x21..=0x7e).contains(b))
+        {
+            return None;
+        }
+        let mut out = [0u8; COMP_ID_MAX_LEN];
+        out[..bytes.len()].copy_from_slice(bytes);
+        Some(CompId(out))
+    }
+
+    /// The CompID's bytes (without padding).
+    pub fn as_bytes(&self) -> &[u8] {
+        let n = self
+            .0
+            .iter()
+            .position(|&b| b == 0)
+            .unwrap_or(COMP_ID_MAX_LEN);
+        &self.0[..n]
+    }
+
+    /// The CompID as text (it is ASCII by construction; anything else shows as empty).
+    pub fn as_str(&self) -> &str {
+        core::str::from_utf8(self.as_bytes()).unwrap_or("")
+    }
+
+    /// True for a valid CompID: non-empty printable ASCII, then only padding.
+    pub fn is_valid(&self) -> bool {
+        let b = self.as_bytes();
+        !b.is_empty()
+            && b.iter().all(|c| (0x21..=0x7e).contains(c))
+            && self.0[b.len()..].iter().all(|&c| c == 0)
+    }
+}
+
+impl core::fmt::Debug for CompId {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "CompId({:?})", self.as_str())
+    }
+}
+
+/// An API key's public id. Clients send it as Username(553) in the text form
+/// `tk_` + 16 lowercase hex digits ([`ApiKeyId::text`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ApiKeyId(pub u64);
+
+impl ApiKeyId {
+    /// Prefix of the text form; configured (static) key ids may not use it.
+    pub const PREFIX: &'static str = "tk_";
+
+    /// The text form, `tk_0123456789abcdef`.
+    pub fn text(self) -> String {
+        format!("{}{:016x}", Self::PREFIX, self.0)
+    }
+
+    /// Parses the text form (exactly `tk_` + 16 lowercase hex digits).
+    pub fn parse(text: &[u8]) -> Option<ApiKeyId> {
+        let hex = text.strip_prefix(Self::PREFIX.as_bytes())?;
+        if hex.len() != 16 {
+            return None;
+        }
+        let mut v = 0u64;
+        for &c in hex {
+            let d = match c {
+                b'0'..=b'9' => c - b'0',
+                b'a'..=b'f' => c - b'a' + 10,
+                _ => return None,
+            };
+            v = v << 4 | d as u64;
+        }
+        Some(ApiKeyId(v))
+    }
+}

@@ -248,6 +248,13 @@ impl Harness {
     /// Balances, account existence and status, symbol status, books (order by order) and
     /// order counts.
     fn compare_state(&self) -> Result<(), String> {
+        if self.engine.api_keys() != self.model.api_keys() {
+            return Err(format!(
+                "API keys: engine {:?}, model {:?}",
+                self.engine.api_keys(),
+                self.model.api_keys()
+            ));
+        }
         for s in 0..self.cfg.instruments.len() as u16 + 2 {
             let s = SymbolId(s);
             if self.engine.symbol_halted(s) != self.model.symbol_halted(s) {

@@ -30,10 +30,10 @@ fn every_command_round_trips_through_the_codec() {
         }
         kinds.insert(buf[0]);
     }
-    assert_eq!(kinds.len(), 12, "the stream must cover every command kind");
+    assert_eq!(kinds.len(), 14, "the stream must cover every command kind");
 }
 
-/// The operator commands' bytes are fixed (journals outlive binaries): kind tags 9–12.
+/// The operator commands' bytes are fixed (journals outlive binaries): kind tags 9–14.
 #[test]
 fn operator_commands_have_a_fixed_encoding() {
     let ts = 0x0102_0304_0506_0708u64;
@@ -62,6 +62,27 @@ fn operator_commands_have_a_fixed_encoding() {
             },
             vec![12, 0x0d, 0x0c, 0x0b, 0x0a],
         ),
+        (
+            CommandKind::CreateApiKey(ApiKey {
+                key: ApiKeyId(0x0102_0304_0506_0708),
+                account: AccountId(0x0a0b_0c0d),
+                comp_id: CompId::new(b"MM1").unwrap(),
+                nonce: [0xee; 16],
+            }),
+            [
+                &[13, 8, 7, 6, 5, 4, 3, 2, 1, 0x0d, 0x0c, 0x0b, 0x0a][..],
+                b"MM1",
+                &[0; COMP_ID_MAX_LEN - 3],
+                &[0xee; 16],
+            ]
+            .concat(),
+        ),
+        (
+            CommandKind::RevokeApiKey {
+                key: ApiKeyId(0x0102_0304_0506_0708),
+            },
+            vec![14, 8, 7, 6, 5, 4, 3, 2, 1],
+        ),
     ];
     let mut buf = [0u8; MAX_COMMAND_LEN];
     for (kind, fields) in cases {
@@ -82,7 +103,7 @@ fn operator_commands_have_a_fixed_encoding() {
         );
     }
     // Kinds beyond the last one (and 0) stay clean errors.
-    for kind in [0u8, 13, 14, 200, 255] {
+    for kind in [0u8, 15, 16, 200, 255] {
         let mut b = vec![kind];
         b.extend_from_slice(&ts.to_le_bytes());
         b.extend_from_slice(&[0; 4]);
@@ -259,7 +280,7 @@ fn snapshot_carries_operator_flags_and_they_change_the_hash() {
 
     let mut bytes = Vec::new();
     e.snapshot(&mut bytes);
-    assert_eq!(&bytes[8..12], &2u32.to_le_bytes(), "format version");
+    assert_eq!(&bytes[8..12], &3u32.to_le_bytes(), "format version");
     assert_eq!(&bytes[HALTED_FLAGS_AT..HALTED_FLAGS_AT + 2], &[0, 1]);
     let mut r = Engine::restore(e.config().clone(), &bytes).expect("restore");
     assert_eq!(r.state_hash(), e.state_hash());
@@ -340,7 +361,7 @@ fn snapshot_carries_operator_flags_and_they_change_the_hash() {
         .expect("refused");
     assert!(err.to_string().contains("fee account"), "{err}");
     // Unknown format versions are refused.
-    for v in [0u32, 3, 99] {
+    for v in [0u32, 4, 99] {
         let mut bad = bytes.clone();
         bad[8..12].copy_from_slice(&v.to_le_bytes());
         let err = Engine::restore(e.config().clone(), &bad)
@@ -402,12 +423,151 @@ fn format_1_snapshots_still_restore() {
         b.clear();
     }
     assert_eq!(restored.state_hash(), replayed.state_hash());
-    // Written again, it is format 2 and restores.
+    // Written again, it is the current format (3) and restores.
     let mut bytes = Vec::new();
     restored.snapshot(&mut bytes);
-    assert_eq!(&bytes[8..12], &2u32.to_le_bytes());
+    assert_eq!(&bytes[8..12], &3u32.to_le_bytes());
     let again = Engine::restore(gen::config(), &bytes).unwrap();
     assert_eq!(again.state_hash(), restored.state_hash());
+}
+
+#[test]
+fn api_keys_are_kept_snapshotted_and_hashed_but_never_a_secret() {
+    let (mut e, _) = gen::funded_engine();
+    let plain = e.state_hash();
+    let key = |id: u64, account: u32, comp: &[u8]| ApiKey {
+        key: ApiKeyId(id),
+        account: AccountId(account),
+        comp_id: CompId::new(comp).unwrap(),
+        nonce: [id as u8; 16],
+    };
+    let mut out = Vec::new();
+    let mut ts = 10;
+    let mut run = |e: &mut Engine, kind: CommandKind, out: &mut Vec<Event>| {
+        ts += 1;
+        e.apply(&Command { ts_ns: ts, kind }, out);
+    };
+    run(
+        &mut e,
+        CommandKind::CreateApiKey(key(7, 2, b"MM1")),
+        &mut out,
+    );
+    run(
+        &mut e,
+        CommandKind::CreateApiKey(key(9, 3, b"MM2")),
+        &mut out,
+    );
+    run(
+        &mut e,
+        CommandKind::CreateApiKey(key(7, 3, b"MM2")),
+        &mut out,
+    );
+    run(
+        &mut e,
+        CommandKind::CreateApiKey(key(8, 0, b"FEES")),
+        &mut out,
+    );
+    run(
+        &mut e,
+        CommandKind::CreateApiKey(key(8, 999, b"X")),
+        &mut out,
+    );
+    run(
+        &mut e,
+        CommandKind::CreateApiKey(key(0, 2, b"MM1")),
+        &mut out,
+    );
+    run(
+        &mut e,
+        CommandKind::RevokeApiKey { key: ApiKeyId(5) },
+        &mut out,
+    );
+    let rejected = |id, reason| Event::AdminRejected {
+        target: AdminTarget::ApiKey(ApiKeyId(id)),
+        reason,
+    };
+    assert_eq!(
+        out,
+        vec![
+            Event::ApiKeyCreated(key(7, 2, b"MM1")),
+            Event::ApiKeyCreated(key(9, 3, b"MM2")),
+            rejected(7, RejectReason::ApiKeyExists),
+            rejected(8, RejectReason::InvalidAccount),
+            rejected(8, RejectReason::UnknownAccount),
+            rejected(0, RejectReason::InvalidApiKey),
+            rejected(5, RejectReason::UnknownApiKey),
+        ]
+    );
+    assert_eq!(e.api_keys(), &[key(7, 2, b"MM1"), key(9, 3, b"MM2")]);
+    let with_keys = e.state_hash();
+    assert_ne!(with_keys, plain, "API keys must change the state hash");
+
+    let mut bytes = Vec::new();
+    e.snapshot(&mut bytes);
+    let r = Engine::restore(e.config().clone(), &bytes).expect("restore");
+    assert_eq!(r.api_keys(), e.api_keys());
+    assert_eq!(r.state_hash(), with_keys);
+
+    out.clear();
+    run(
+        &mut e,
+        CommandKind::RevokeApiKey { key: ApiKeyId(7) },
+        &mut out,
+    );
+    assert_eq!(
+        out,
+        vec![Event::ApiKeyRevoked {
+            key: ApiKeyId(7),
+            account: AccountId(2)
+        }]
+    );
+    assert_eq!(e.api_keys(), &[key(9, 3, b"MM2")]);
+    // A revoked id may be registered again (a new nonce gives a new secret).
+    out.clear();
+    run(
+        &mut e,
+        CommandKind::CreateApiKey(key(7, 2, b"MM1")),
+        &mut out,
+    );
+    assert_eq!(out, vec![Event::ApiKeyCreated(key(7, 2, b"MM1"))]);
+    assert_eq!(e.api_keys(), &[key(9, 3, b"MM2"), key(7, 2, b"MM1")]);
+
+    // A snapshot whose key names a missing account is refused, not half-restored.
+    let mut bad = Vec::new();
+    e.snapshot(&mut bad);
+    let acct_at = bad.len() - 8 - (16 + COMP_ID_MAX_LEN + 4);
+    bad[acct_at..acct_at + 4].copy_from_slice(&999u32.to_le_bytes());
+    let msg = match Engine::restore(e.config().clone(), &bad) {
+        Ok(_) => panic!("a key of a missing account restored"),
+        Err(err) => err.0,
+    };
+    assert!(msg.contains("API key"), "{msg}");
+}
+
+#[test]
+fn api_key_ids_have_one_text_form() {
+    let id = ApiKeyId(0x00ab_cdef_0123_4567);
+    assert_eq!(id.text(), "tk_00abcdef01234567");
+    assert_eq!(ApiKeyId::parse(id.text().as_bytes()), Some(id));
+    for bad in [
+        &b"tk_00ABCDEF01234567"[..],
+        b"tk_00abcdef0123456",
+        b"tk_00abcdef012345678",
+        b"xk_00abcdef01234567",
+        b"tk_00abcdef0123456g",
+        b"",
+    ] {
+        assert_eq!(
+            ApiKeyId::parse(bad),
+            None,
+            "{:?}",
+            String::from_utf8_lossy(bad)
+        );
+    }
+    assert!(CompId::new(b"").is_none());
+    assert!(CompId::new(b"A B").is_none());
+    assert!(CompId::new(&[b'A'; COMP_ID_MAX_LEN + 1]).is_none());
+    assert_eq!(CompId::new(b"MM1").unwrap().as_str(), "MM1");
 }
 
 #[test]

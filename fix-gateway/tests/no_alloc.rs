@@ -110,6 +110,7 @@ fn hot_paths_do_not_allocate() {
     let mut s = Session::new(config(), MemoryStore::new());
     let mut auth = Authenticator::new(
         &[],
+        None,
         5_000_000_000,
         LockoutPolicy {
             max_failures: 3,
@@ -185,6 +186,7 @@ fn outbound_path<S: SessionStore>(store: S, name: &str) {
     let mut s = Session::new(config(), store);
     let mut auth = Authenticator::new(
         &[],
+        None,
         5_000_000_000,
         LockoutPolicy {
             max_failures: 3,

@@ -49,8 +49,8 @@ fn ts(ns: u64) -> String {
     String::from_utf8(b.to_vec()).unwrap()
 }
 
-/// Two hmac sessions (C1/k1, C2/k2) parsed by the real config loader (`Secret` has no
-/// public constructor, on purpose).
+/// Two hmac sessions (C1/k1, C2/k2), both trading for account 1, parsed by the real
+/// config loader.
 fn sessions() -> Vec<FixSession> {
     let mut text = include_str!("../../config/dev.toml").to_string();
     for (comp, key) in [("C1", "k1"), ("C2", "k2")] {
@@ -80,6 +80,7 @@ fn config(hmac: bool) -> SessionConfig {
 fn authenticator() -> Authenticator {
     Authenticator::new(
         &sessions(),
+        None,
         5 * SEC,
         LockoutPolicy {
             max_failures: 3,
@@ -538,6 +539,84 @@ fn hmac_auth_table() {
         let out: Vec<String> = out.iter().map(|s| s.to_string()).collect();
         h.run(name, &[Step { input, out, acts }]);
     }
+}
+
+/// Admin-created keys (`tk_…`): secrets derived from the master secret, bound to a CompID
+/// and (order-entry sessions) an account, gone once revoked.
+#[test]
+fn admin_created_api_keys_log_on_until_revoked() {
+    use tachyon_config::{derive_api_key_secret, Secret};
+    use tachyon_engine::{AccountId, ApiKey, ApiKeyId, CompId};
+    let master = Secret::new("master-secret-for-tests-0123456789".into());
+    let key = |id: u64, account: u32, comp: &str| ApiKey {
+        key: ApiKeyId(id),
+        account: AccountId(account),
+        comp_id: CompId::new(comp.as_bytes()).unwrap(),
+        nonce: [id as u8; 16],
+    };
+    let secret = |k: &ApiKey| derive_api_key_secret(&master, k.key, &k.nonce);
+    let (good, other_comp, other_account) = (
+        key(0xabc, 1, "C1"),
+        key(0xabd, 1, "C2"),
+        key(0xabe, 2, "C1"),
+    );
+    let policy = LockoutPolicy {
+        max_failures: 100,
+        window_ns: 60 * SEC,
+        lockout_ns: 300 * SEC,
+        max_tracked: 1000,
+    };
+    let mut auth = Authenticator::new(&sessions(), Some(master.clone()), 5 * SEC, policy);
+    for k in [&good, &other_comp, &other_account] {
+        assert!(auth.add_api_key(k));
+    }
+    assert_eq!(auth.api_key_count(), 3);
+    let logon = |auth: Authenticator, k: &ApiKey, secret: &str| {
+        let mut h = Harness::new(config(true), MemoryStore::new());
+        h.auth = auth;
+        let (out, acts) = h.step(&signed_logon(h.now, 1, "C1", &k.key.text(), secret, None));
+        (h.auth, out, acts)
+    };
+    let (auth, out, acts) = logon(auth, &good, secret(&good).expose());
+    assert_eq!(
+        (out, acts),
+        (vec![LOGON_REPLY.to_string()], vec!["LoggedOn".to_string()])
+    );
+    // The static key of the same session still works alongside.
+    let mut h = Harness::new(config(true), MemoryStore::new());
+    h.auth = auth;
+    let (_, acts) = h.step(&signed_logon(
+        h.now,
+        1,
+        "C1",
+        "k1",
+        "secret-k1-0123456789",
+        None,
+    ));
+    assert_eq!(acts, vec!["LoggedOn"]);
+    let auth = h.auth;
+    let (auth, _, acts) = logon(auth, &good, "not-the-secret");
+    assert_eq!(acts, vec!["Disconnect(AuthFailed(BadSignature))"]);
+    // The secret of another key (same master) does not sign for this one.
+    let (auth, _, acts) = logon(auth, &good, secret(&other_comp).expose());
+    assert_eq!(acts, vec!["Disconnect(AuthFailed(BadSignature))"]);
+    let (auth, _, acts) = logon(auth, &other_comp, secret(&other_comp).expose());
+    assert_eq!(acts, vec!["Disconnect(AuthFailed(KeyNotForCompId))"]);
+    let (mut auth, out, acts) = logon(auth, &other_account, secret(&other_account).expose());
+    assert_eq!(acts, vec!["Disconnect(AuthFailed(KeyNotForAccount))"]);
+    assert_eq!(
+        out,
+        vec!["35=5|34=1|58=Authentication failed: API key belongs to another account than this session's"]
+    );
+    auth.revoke_api_key(good.key);
+    let (auth, _, acts) = logon(auth, &good, secret(&good).expose());
+    assert_eq!(acts, vec!["Disconnect(AuthFailed(UnknownKey))"]);
+    assert!(!format!("{auth:?}").contains(secret(&good).expose()));
+    // Without a master secret admin-created keys cannot be verified, so none is kept.
+    let mut no_master = Authenticator::new(&sessions(), None, 5 * SEC, policy);
+    assert!(!no_master.add_api_key(&good));
+    let (_, _, acts) = logon(no_master, &good, secret(&good).expose());
+    assert_eq!(acts, vec!["Disconnect(AuthFailed(UnknownKey))"]);
 }
 
 #[test]

@@ -519,6 +519,7 @@ impl<S: SessionStore> H<S> {
         s.on_connect(T0);
         let auth = Authenticator::new(
             &[],
+            None,
             5_000_000_000,
             LockoutPolicy {
                 max_failures: 3,

@@ -19,13 +19,14 @@ use std::time::Duration;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{delete, post};
 use axum::{Json, Router};
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
+use tachyon_config::{derive_api_key_secret, Auth, SessionKind};
 use tachyon_engine::{
-    AccountId, AssetId, ClOrdId, Command, CommandKind, Event, MassCancel, MassCancelScope,
-    RejectReason, SymbolId, Transfer,
+    AccountId, ApiKey, ApiKeyId, AssetId, ClOrdId, Command, CommandKind, CompId, Event, MassCancel,
+    MassCancelScope, RejectReason, SymbolId, Transfer,
 };
 use tachyon_pipeline::{wall_clock_ns, CommandPublisher, OutEvent};
 
@@ -266,6 +267,8 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
         .route("/admin/v1/accounts/{account}/suspend", post(suspend))
         .route("/admin/v1/accounts/{account}/resume", post(resume_account))
         .route("/admin/v1/accounts/{account}/cancel-all", post(cancel_all))
+        .route("/admin/v1/api-keys", post(create_api_key))
+        .route("/admin/v1/api-keys/{key_id}", delete(revoke_api_key))
 }
 
 /// Runs one action: authorize, build the command, submit, turn the events into a reply.
@@ -587,6 +590,165 @@ async fn cancel_all(
                     _ => None,
                 })
                 .unwrap_or_else(|| Err(unavailable("no mass cancel report")))
+        },
+    )
+    .await
+}
+
+/// The `CreateApiKey` command for a request `{ "comp_id": "...", "account": n? }`: the
+/// CompID must be a configured session that authenticates with `hmac-sha256`; an
+/// order-entry session's key belongs to the account the session trades for (`account`
+/// may be omitted, or must name that account). The id and nonce are random.
+fn api_key_command(s: &Shared, body: &Value) -> Result<CommandKind, ApiError> {
+    let comp = field(body, "comp_id")?
+        .as_str()
+        .ok_or_else(|| ApiError::bad(-1102, "comp_id", "comp_id must be a string"))?;
+    let session = s
+        .cfg
+        .fix
+        .sessions
+        .iter()
+        .find(|x| x.sender_comp_id == comp)
+        .ok_or_else(|| {
+            ApiError::bad(
+                -1102,
+                "comp_id",
+                format!("no configured FIX session has SenderCompID {comp:?}"),
+            )
+        })?;
+    if !matches!(session.auth, Auth::HmacSha256 { .. }) {
+        return Err(ApiError::bad(
+            -1102,
+            "comp_id",
+            format!("session {comp:?} does not authenticate with hmac-sha256, so it would never check the key"),
+        ));
+    }
+    let account = match body.get("account") {
+        None => AccountId(session.account),
+        Some(_) => account_field(body)?,
+    };
+    if session.kind == SessionKind::OrderEntry && account.0 != session.account {
+        return Err(ApiError::bad(
+            -1102,
+            "account",
+            format!(
+                "session {comp:?} trades for account {}; its keys belong to that account",
+                session.account
+            ),
+        ));
+    }
+    let comp_id = CompId::new(comp.as_bytes()).ok_or_else(|| {
+        ApiError::bad(
+            -1102,
+            "comp_id",
+            "comp_id must be 1 to 64 printable ASCII characters",
+        )
+    })?;
+    if s.cfg.fix.api_key_master.is_none() {
+        return Err(unavailable(
+            "API key creation is disabled: fix.api_key_master is not configured",
+        ));
+    }
+    let mut random = [0u8; 24];
+    getrandom::getrandom(&mut random)
+        .map_err(|e| unavailable(&format!("no randomness for the key: {e}")))?;
+    let id = u64::from_le_bytes(random[..8].try_into().expect("8 bytes")).max(1);
+    let mut nonce = [0u8; 16];
+    nonce.copy_from_slice(&random[8..]);
+    Ok(CommandKind::CreateApiKey(ApiKey {
+        key: ApiKeyId(id),
+        account,
+        comp_id,
+        nonce,
+    }))
+}
+
+/// `POST /admin/v1/api-keys`: creates a key and returns its secret, once (it is derived
+/// from `fix.api_key_master` and stored nowhere).
+async fn create_api_key(
+    State(s): St,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    let params = body.clone();
+    run(
+        &s,
+        &headers,
+        peer,
+        "create_api_key",
+        params,
+        |s| api_key_command(s, &body),
+        |s, events| {
+            if let Some(r) = admin_reject(events) {
+                return Err(rejected(r));
+            }
+            let k = events
+                .iter()
+                .find_map(|e| match e {
+                    Event::ApiKeyCreated(k) => Some(*k),
+                    _ => None,
+                })
+                .ok_or_else(|| unavailable("no ApiKeyCreated event"))?;
+            let master = s
+                .cfg
+                .fix
+                .api_key_master
+                .as_ref()
+                .ok_or_else(|| unavailable("fix.api_key_master is not configured"))?;
+            let secret = derive_api_key_secret(master, k.key, &k.nonce);
+            Ok(json!({
+                "result": "ok",
+                "key_id": k.key.text(),
+                "secret": secret.expose(),
+                "account": k.account.0,
+                "comp_id": k.comp_id.as_str(),
+            }))
+        },
+    )
+    .await
+}
+
+/// `DELETE /admin/v1/api-keys/{key_id}`: revokes a key; sessions logged on with it are
+/// logged out by the gateway.
+async fn revoke_api_key(
+    State(s): St,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(key_id): Path<String>,
+) -> Response {
+    let params = json!({ "key_id": key_id });
+    run(
+        &s,
+        &headers,
+        peer,
+        "revoke_api_key",
+        params,
+        |_| {
+            let key = ApiKeyId::parse(key_id.as_bytes()).ok_or_else(|| {
+                ApiError::bad(
+                    -1102,
+                    "key_id",
+                    format!("{key_id:?} is not an API key id (tk_ + 16 hex digits)"),
+                )
+            })?;
+            Ok(CommandKind::RevokeApiKey { key })
+        },
+        |_, events| {
+            if let Some(r) = admin_reject(events) {
+                return Err(rejected(r));
+            }
+            events
+                .iter()
+                .find_map(|e| match e {
+                    Event::ApiKeyRevoked { key, account } => Some(json!({
+                        "result": "ok",
+                        "key_id": key.text(),
+                        "account": account.0,
+                    })),
+                    _ => None,
+                })
+                .ok_or_else(|| unavailable("no ApiKeyRevoked event"))
         },
     )
     .await

@@ -74,7 +74,7 @@ impl Counters {
 }
 
 /// Every reject reason, with its metric label.
-const REJECT_REASONS: [RejectReason; 22] = [
+const REJECT_REASONS: [RejectReason; 26] = [
     RejectReason::UnknownAccount,
     RejectReason::UnknownSymbol,
     RejectReason::UnknownAsset,
@@ -97,6 +97,10 @@ const REJECT_REASONS: [RejectReason; 22] = [
     RejectReason::InvalidAccount,
     RejectReason::SymbolHalted,
     RejectReason::AccountSuspended,
+    RejectReason::ApiKeyExists,
+    RejectReason::UnknownApiKey,
+    RejectReason::TooManyApiKeys,
+    RejectReason::InvalidApiKey,
 ];
 
 pub(crate) fn reject_label(r: RejectReason) -> &'static str {
@@ -123,6 +127,10 @@ pub(crate) fn reject_label(r: RejectReason) -> &'static str {
         RejectReason::InvalidAccount => "invalid_account",
         RejectReason::SymbolHalted => "symbol_halted",
         RejectReason::AccountSuspended => "account_suspended",
+        RejectReason::ApiKeyExists => "api_key_exists",
+        RejectReason::UnknownApiKey => "unknown_api_key",
+        RejectReason::TooManyApiKeys => "too_many_api_keys",
+        RejectReason::InvalidApiKey => "invalid_api_key",
     }
 }
 

@@ -111,6 +111,10 @@ pub(crate) fn reject_str(r: RejectReason) -> &'static str {
         InvalidAccount => "invalid_account",
         SymbolHalted => "symbol_halted",
         AccountSuspended => "account_suspended",
+        ApiKeyExists => "api_key_exists",
+        UnknownApiKey => "unknown_api_key",
+        TooManyApiKeys => "too_many_api_keys",
+        InvalidApiKey => "invalid_api_key",
     }
 }
 
@@ -194,6 +198,8 @@ pub(crate) fn ledger_part(seq: u64) -> usize {
 #[derive(Default)]
 pub(crate) struct Batch {
     pub accounts: Vec<(u32, u64, u64)>,
+    /// API key changes in event order: (seq, ts, change).
+    pub api_keys: Vec<(u64, u64, KeyChange)>,
     pub new_orders: Vec<NewOrderRec>,
     new_idx: HashMap<u64, usize>,
     pub updates: Vec<OrderUpd>,
@@ -204,6 +210,13 @@ pub(crate) struct Batch {
     /// (account, asset, available, locked, seq)
     pub balances: Vec<(u32, u16, i64, i64, u64)>,
     bal_idx: HashMap<(u32, u16), usize>,
+}
+
+/// A change to the `api_keys` table.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum KeyChange {
+    Created(tachyon_engine::ApiKey),
+    Revoked(tachyon_engine::ApiKeyId),
 }
 
 /// What changes in an order, from one event.
@@ -246,6 +259,7 @@ impl Touch {
 impl Batch {
     pub(crate) fn clear(&mut self) {
         self.accounts.clear();
+        self.api_keys.clear();
         self.new_orders.clear();
         self.new_idx.clear();
         self.updates.clear();
@@ -376,6 +390,10 @@ impl Batch {
                     }
                 }
                 Event::AccountCreated { account } => self.accounts.push((account.0, seq, ts)),
+                Event::ApiKeyCreated(k) => self.api_keys.push((seq, ts, KeyChange::Created(k))),
+                Event::ApiKeyRevoked { key, .. } => {
+                    self.api_keys.push((seq, ts, KeyChange::Revoked(key)))
+                }
                 Event::CancelRejected { .. }
                 | Event::MassCancelReport { .. }
                 | Event::BookLevel { .. }

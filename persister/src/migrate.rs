@@ -27,6 +27,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "parts",
         sql: include_str!("../migrations/0002_parts.sql"),
     },
+    Migration {
+        version: 3,
+        name: "api_keys",
+        sql: include_str!("../migrations/0003_api_keys.sql"),
+    },
 ];
 
 /// Highest schema version this binary knows.

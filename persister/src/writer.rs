@@ -10,7 +10,7 @@ use rust_decimal::Decimal;
 use tachyon_engine::OrdType;
 use tachyon_pipeline::OutEvent;
 
-use crate::batch::{self, Batch, Take};
+use crate::batch::{self, Batch, KeyChange, Take};
 use crate::error::{Error, SqlContext};
 use crate::migrate;
 use crate::units::Units;
@@ -92,6 +92,8 @@ struct Lane {
     batch: Batch,
     times: PhaseTimes,
     insert_account: Statement,
+    insert_api_key: Statement,
+    revoke_api_key: Statement,
     apply_order_updates: Statement,
     upsert_balances: Statement,
     move_part: Statement,
@@ -436,6 +438,16 @@ impl Lane {
             "INSERT INTO accounts (account_id, created_seq, created_at) VALUES ($1, $2, $3)",
             "the account insert",
         )?;
+        let insert_api_key = prep(
+            &mut client,
+            "INSERT INTO api_keys (key_id, account_id, comp_id, created_at, created_seq) VALUES ($1, $2, $3, $4, $5)",
+            "the API key insert",
+        )?;
+        let revoke_api_key = prep(
+            &mut client,
+            "UPDATE api_keys SET revoked_at = $2, revoked_seq = $3 WHERE key_id = $1 AND revoked_at IS NULL",
+            "the API key revocation",
+        )?;
         let apply_order_updates = prep(&mut client, APPLY_ORDER_UPDATES, "the order update")?;
         let upsert_balances = prep(&mut client, UPSERT_BALANCES, "the balance upsert")?;
         let move_part = prep(
@@ -449,6 +461,8 @@ impl Lane {
             batch: Batch::default(),
             times: PhaseTimes::default(),
             insert_account,
+            insert_api_key,
+            revoke_api_key,
             apply_order_updates,
             upsert_balances,
             move_part,
@@ -515,6 +529,37 @@ impl Lane {
                 &[&(account as i64), &id(seq, "sequence")?, &ts(t)],
             )
             .with_ctx(|| format!("inserting account {account} (seq {seq})"))?;
+        }
+        for &(seq, t, change) in &b.api_keys {
+            match change {
+                KeyChange::Created(k) => {
+                    tx.execute(
+                        &self.insert_api_key,
+                        &[
+                            &k.key.text(),
+                            &(k.account.0 as i64),
+                            &k.comp_id.as_str(),
+                            &ts(t),
+                            &id(seq, "sequence")?,
+                        ],
+                    )
+                    .with_ctx(|| format!("inserting API key {} (seq {seq})", k.key.text()))?;
+                }
+                KeyChange::Revoked(key) => {
+                    let n = tx
+                        .execute(
+                            &self.revoke_api_key,
+                            &[&key.text(), &ts(t), &id(seq, "sequence")?],
+                        )
+                        .with_ctx(|| format!("revoking API key {} (seq {seq})", key.text()))?;
+                    if n != 1 {
+                        return Err(Error::Inconsistent(format!(
+                            "API key {} revoked at seq {seq} but no active row found",
+                            key.text()
+                        )));
+                    }
+                }
+            }
         }
         clock(&mut times.accounts);
         if !b.new_orders.is_empty() {

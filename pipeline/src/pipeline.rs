@@ -409,6 +409,7 @@ pub struct Pipeline {
     timer: Option<(Arc<AtomicBool>, JoinHandle<()>)>,
     recovered: RecoveryInfo,
     open_orders: Vec<tachyon_engine::OrderView>,
+    api_keys: Vec<tachyon_engine::ApiKey>,
 }
 
 /// What recovery found at start-up.
@@ -455,6 +456,7 @@ impl Pipeline {
                 open_orders.extend(engine.book_orders(tachyon_engine::SymbolId(sym as u16), side));
             }
         }
+        let api_keys = engine.api_keys().to_vec();
         let recovered = RecoveryInfo {
             last_seq,
             snapshot_seq,
@@ -627,12 +629,19 @@ impl Pipeline {
             timer,
             recovered,
             open_orders,
+            api_keys,
         })
     }
 
     /// The resting orders recovered at start (taken once; empty afterwards).
     pub fn take_open_orders(&mut self) -> Vec<tachyon_engine::OrderView> {
         std::mem::take(&mut self.open_orders)
+    }
+
+    /// The active API keys recovered at start, in creation order (taken once; empty
+    /// afterwards). Later changes arrive as `ApiKeyCreated` / `ApiKeyRevoked` events.
+    pub fn take_api_keys(&mut self) -> Vec<tachyon_engine::ApiKey> {
+        std::mem::take(&mut self.api_keys)
     }
 
     /// A new publisher handle (one per producing thread).

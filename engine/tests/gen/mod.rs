@@ -142,11 +142,27 @@ pub fn command(rng: &mut Rng, ts: u64, next_id: u64) -> Command {
         }),
         // Operator commands, 0.25%: resumes 15× as often as halts/suspensions, so a symbol
         // is halted (an account suspended) about 6% of the time.
-        99 if rng.below(4) == 0 => match rng.below(32) {
+        99 if rng.below(4) == 0 => match rng.below(40) {
             0 => CommandKind::HaltSymbol { symbol },
             1..=15 => CommandKind::ResumeSymbol { symbol },
             16 => CommandKind::SuspendAccount { account },
-            _ => CommandKind::ResumeAccount { account },
+            17..=31 => CommandKind::ResumeAccount { account },
+            // API keys: few ids, so duplicates and revocations of unknown keys happen;
+            // sometimes an invalid id (0), the fee account or a missing account.
+            32..=36 => CommandKind::CreateApiKey(ApiKey {
+                key: ApiKeyId(rng.below(12)),
+                account: AccountId(rng.below(ACCOUNTS as u64 + 2) as u32),
+                comp_id: CompId::new(format!("CLIENT{}", rng.below(4)).as_bytes()).unwrap(),
+                nonce: rng
+                    .below(u64::MAX)
+                    .to_le_bytes()
+                    .repeat(2)
+                    .try_into()
+                    .unwrap(),
+            }),
+            _ => CommandKind::RevokeApiKey {
+                key: ApiKeyId(rng.below(12)),
+            },
         },
         _ => CommandKind::TimeTick,
     };

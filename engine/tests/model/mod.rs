@@ -29,9 +29,9 @@ pub mod scenarios;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use tachyon_engine::{
-    AccountId, AssetId, Balance, CancelReason, ClOrdId, Command, CommandKind, EngineConfig, Event,
-    InstrumentSpec, LedgerEntry, LedgerReason, OrdType, OrderId, OrderState, OrderView, Price, Qty,
-    SessionId, Side, StpMode, SymbolId, Tif,
+    AccountId, ApiKey, AssetId, Balance, CancelReason, ClOrdId, Command, CommandKind, EngineConfig,
+    Event, InstrumentSpec, LedgerEntry, LedgerReason, OrdType, OrderId, OrderState, OrderView,
+    Price, Qty, SessionId, Side, StpMode, SymbolId, Tif,
 };
 
 /// A deposit may not take an account's total in an asset above this.
@@ -166,6 +166,8 @@ pub struct Model {
     halted: BTreeSet<SymbolId>,
     /// Accounts suspended by the operator.
     suspended: BTreeSet<AccountId>,
+    /// Active API keys in creation order.
+    api_keys: Vec<ApiKey>,
 }
 
 impl Model {
@@ -184,6 +186,7 @@ impl Model {
             orders: BTreeMap::new(),
             halted: BTreeSet::new(),
             suspended: BTreeSet::new(),
+            api_keys: Vec::new(),
         }
     }
 
@@ -205,6 +208,8 @@ impl Model {
             CommandKind::ResumeSymbol { symbol } => self.set_halted(*symbol, false, &mut out),
             CommandKind::SuspendAccount { account } => self.set_suspended(*account, true, &mut out),
             CommandKind::ResumeAccount { account } => self.set_suspended(*account, false, &mut out),
+            CommandKind::CreateApiKey(k) => self.create_api_key(k, &mut out),
+            CommandKind::RevokeApiKey { key } => self.revoke_api_key(*key, &mut out),
         }
         out
     }
@@ -233,6 +238,11 @@ impl Model {
 
     pub fn account_suspended(&self, account: AccountId) -> bool {
         self.suspended.contains(&account)
+    }
+
+    /// Active API keys, in creation order.
+    pub fn api_keys(&self) -> &[ApiKey] {
+        &self.api_keys
     }
 
     /// Halted symbols, ascending (for generators).

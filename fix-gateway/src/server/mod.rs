@@ -88,6 +88,9 @@ pub struct GatewayOptions {
     /// The resting orders recovered by the pipeline ([`tachyon_pipeline::Pipeline::take_open_orders`]),
     /// so status requests know orders placed before a restart.
     pub open_orders: Vec<tachyon_engine::OrderView>,
+    /// The active API keys recovered by the pipeline ([`tachyon_pipeline::Pipeline::take_api_keys`]);
+    /// later ones arrive as events.
+    pub api_keys: Vec<tachyon_engine::ApiKey>,
 }
 
 /// Counters for the ops plane.
@@ -320,6 +323,8 @@ struct Io {
     md: MarketData,
     /// Drop-copy sessions (slot indexes) by account.
     drop_copy: HashMap<u32, Vec<usize>>,
+    /// API keys revoked by the events just drained (their sessions are logged out).
+    revoked: Vec<tachyon_engine::ApiKeyId>,
 }
 
 impl Io {
@@ -363,11 +368,22 @@ impl Io {
             lockout_ns: cfg.fix.lockout_duration_s * 1_000_000_000,
             max_tracked: 65_536,
         };
-        let auth = Authenticator::new(
+        let mut auth = Authenticator::new(
             &cfg.fix.sessions,
+            cfg.fix.api_key_master.clone(),
             cfg.fix.recv_window_ms * 1_000_000,
             policy,
         );
+        for k in &opts.api_keys {
+            if !auth.add_api_key(k) {
+                warn!(
+                    component = "gateway",
+                    key = %k.key.text(),
+                    comp_id = k.comp_id.as_str(),
+                    "API key cannot log on: fix.api_key_master is not configured"
+                );
+            }
+        }
         let max_conns = cfg.fix.max_connections;
         let open_orders = (cfg.engine.max_orders as usize)
             .min(1 << 16)
@@ -426,6 +442,7 @@ impl Io {
             orders,
             md,
             drop_copy,
+            revoked: Vec::with_capacity(4),
             stats,
             max_outbound: cfg.fix.max_outbound_bytes,
             max_conns,
@@ -1213,6 +1230,8 @@ impl Io {
             stats,
             md,
             drop_copy,
+            auth,
+            revoked,
             ..
         } = self;
         let mut n_reply = 0u32;
@@ -1267,13 +1286,50 @@ impl Io {
                         send_md(sl, id, t.symbol, e, seq)
                     })
                 }
+                tachyon_engine::Event::ApiKeyCreated(k) => {
+                    if auth.add_api_key(k) {
+                        info!(component = "gateway", key = %k.key.text(), comp_id = k.comp_id.as_str(), "API key created");
+                    } else {
+                        warn!(component = "gateway", key = %k.key.text(), comp_id = k.comp_id.as_str(), "API key created but cannot log on: fix.api_key_master is not configured");
+                    }
+                }
+                tachyon_engine::Event::ApiKeyRevoked { key, .. } => {
+                    auth.revoke_api_key(*key);
+                    revoked.push(*key);
+                }
                 _ => {}
             }
         });
+        if !self.revoked.is_empty() {
+            self.end_revoked_sessions(now);
+        }
         match r {
             PollResult::Released(n) => n > 0,
             PollResult::Shutdown => false,
         }
+    }
+
+    /// Logs out the sessions logged on with a key that was just revoked.
+    fn end_revoked_sessions(&mut self, now: u64) {
+        let revoked = std::mem::take(&mut self.revoked);
+        for s in 0..self.slots.len() {
+            let Some(c) = self.slots[s].conn else {
+                continue;
+            };
+            let Some(key) = self.slots[s].session.logon_key() else {
+                continue;
+            };
+            if !revoked.contains(&key) {
+                continue;
+            }
+            info!(component = "gateway", session = %self.slots[s].cfg.sender_comp_id, key = %key.text(), "API key revoked: logging the session out");
+            let a = self.slots[s].session.logout(now, "API key revoked");
+            if a.disconnect().is_some() {
+                self.close(c, "store failed");
+            }
+        }
+        self.revoked = revoked;
+        self.revoked.clear();
     }
 
     fn timers(&mut self, now: u64) {

@@ -233,6 +233,11 @@ pub(crate) fn reject_text(reason: RejectReason) -> &'static str {
         InvalidAccount => "Invalid account",
         SymbolHalted => "Symbol halted",
         AccountSuspended => "Account suspended",
+        // Admin-only reasons; never the answer to a FIX order message.
+        ApiKeyExists => "API key exists",
+        UnknownApiKey => "Unknown API key",
+        TooManyApiKeys => "Too many API keys",
+        InvalidApiKey => "Invalid API key",
     }
 }
 
@@ -589,7 +594,9 @@ pub(crate) fn on_event(
         | Event::AccountCreated { .. }
         | Event::AdminRejected { .. }
         | Event::SymbolStatus { .. }
-        | Event::AccountStatus { .. } => {}
+        | Event::AccountStatus { .. }
+        | Event::ApiKeyCreated(_)
+        | Event::ApiKeyRevoked { .. } => {}
     }
 }
 

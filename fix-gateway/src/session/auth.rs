@@ -8,7 +8,18 @@
 //! SendingTime(52) ␁ MsgType(35) ␁ MsgSeqNum(34) ␁ SenderCompID(49) ␁ TargetCompID(56) [␁ Password(554)]
 //! ```
 //!
-//! (values exactly as sent, `Password` appended only when present). Failures are
+//! (values exactly as sent, `Password` appended only when present).
+//!
+//! Two kinds of key: a session's static key from config (`auth.key_id`/`auth.secret`),
+//! and the keys the admin API creates (`tk_` + 16 hex digits), which the engine keeps in
+//! its journaled key table (id, account, CompID, nonce) and whose secrets this module
+//! derives from `fix.api_key_master` ([`tachyon_config::derive_api_key_secret`]). The
+//! gateway adds them at start-up from the recovered engine state and as `ApiKeyCreated` /
+//! `ApiKeyRevoked` events arrive. An admin-created key logs on only the session whose
+//! SenderCompID it is bound to, and (for an order-entry session) only while that session
+//! trades for the key's account.
+//!
+//! Failures are
 //! counted per key id and per source address; too many within the window lock both out
 //! for a while, so a leaked CompID cannot be used to brute-force a key and one address
 //! cannot probe many keys. Secrets are only ever held as [`tachyon_config::Secret`],
@@ -20,7 +31,8 @@ use std::net::IpAddr;
 use base64::Engine as _;
 use hmac::{KeyInit, Mac};
 use sha2::Sha256;
-use tachyon_config::{Auth, FixSession, Secret};
+use tachyon_config::{derive_api_key_secret, Auth, FixSession, Secret, SessionKind};
+use tachyon_engine::{AccountId, ApiKey, ApiKeyId};
 
 type HmacSha256 = hmac::Hmac<Sha256>;
 
@@ -56,6 +68,13 @@ struct KeyEntry {
     secret: Secret,
 }
 
+/// An admin-created key, its secret derived from the master secret.
+struct DynKey {
+    account: AccountId,
+    sender_comp_id: String,
+    secret: Secret,
+}
+
 /// Why a Logon was refused; [`AuthError::text`] is what the Logout says.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AuthError {
@@ -67,6 +86,8 @@ pub enum AuthError {
     UnknownKey,
     /// The key belongs to another SenderCompID.
     KeyNotForCompId,
+    /// The key belongs to another account than the session trades for.
+    KeyNotForAccount,
     /// The HMAC does not match.
     BadSignature,
     /// SendingTime outside the recv window.
@@ -88,6 +109,9 @@ impl AuthError {
             AuthError::UnknownKey => "Authentication failed: unknown API key",
             AuthError::KeyNotForCompId => {
                 "Authentication failed: API key not bound to this SenderCompID"
+            }
+            AuthError::KeyNotForAccount => {
+                "Authentication failed: API key belongs to another account than this session's"
             }
             AuthError::BadSignature => "Authentication failed: invalid signature",
             AuthError::StaleSendingTime => "Authentication failed: SendingTime outside recv window",
@@ -123,6 +147,10 @@ pub struct LogonFields<'a> {
 /// all its sessions (lockouts are per key and per address, across sessions).
 pub struct Authenticator {
     keys: Vec<KeyEntry>,
+    master: Option<Secret>,
+    dynamic: HashMap<u64, DynKey>,
+    /// Order-entry sessions' accounts by SenderCompID.
+    session_accounts: HashMap<String, AccountId>,
     recv_window_ns: u64,
     policy: LockoutPolicy,
     failures: HashMap<Who, Failures>,
@@ -140,6 +168,7 @@ impl core::fmt::Debug for Authenticator {
                     .map(|k| k.key_id.as_str())
                     .collect::<Vec<_>>(),
             )
+            .field("api_keys", &self.dynamic.len())
             .field("recv_window_ns", &self.recv_window_ns)
             .field("policy", &self.policy)
             .field("tracked", &self.failures.len())
@@ -179,29 +208,71 @@ pub fn sign(secret: &[u8], prehash: &[u8]) -> String {
 }
 
 impl Authenticator {
-    /// Keys from the configured sessions (`hmac-sha256` ones only).
+    /// Static keys from the configured sessions (`hmac-sha256` ones with a `key_id`);
+    /// `master` (`fix.api_key_master`) derives the secrets of admin-created keys, which
+    /// are added with [`Authenticator::add_api_key`].
     pub fn new(
         sessions: &[FixSession],
+        master: Option<Secret>,
         recv_window_ns: u64,
         policy: LockoutPolicy,
     ) -> Authenticator {
         let keys = sessions
             .iter()
             .filter_map(|s| match &s.auth {
-                Auth::HmacSha256 { key_id, secret } => Some(KeyEntry {
+                Auth::HmacSha256 {
+                    key_id: Some(key_id),
+                    secret: Some(secret),
+                } => Some(KeyEntry {
                     key_id: key_id.clone(),
                     sender_comp_id: s.sender_comp_id.clone(),
                     secret: secret.clone(),
                 }),
-                Auth::None {} => None,
+                _ => None,
             })
+            .collect();
+        let session_accounts = sessions
+            .iter()
+            .filter(|s| s.kind == SessionKind::OrderEntry)
+            .map(|s| (s.sender_comp_id.clone(), AccountId(s.account)))
             .collect();
         Authenticator {
             keys,
+            master,
+            dynamic: HashMap::new(),
+            session_accounts,
             recv_window_ns,
             policy,
             failures: HashMap::new(),
         }
+    }
+
+    /// Accepts an admin-created key (from the engine's key table or an `ApiKeyCreated`
+    /// event). Returns false, keeping nothing, when no master secret is configured (the
+    /// key's secret cannot be derived, so it cannot log on).
+    pub fn add_api_key(&mut self, k: &ApiKey) -> bool {
+        let Some(master) = &self.master else {
+            return false;
+        };
+        self.dynamic.insert(
+            k.key.0,
+            DynKey {
+                account: k.account,
+                sender_comp_id: k.comp_id.as_str().to_owned(),
+                secret: derive_api_key_secret(master, k.key, &k.nonce),
+            },
+        );
+        true
+    }
+
+    /// Forgets a revoked key: it no longer logs on.
+    pub fn revoke_api_key(&mut self, key: ApiKeyId) {
+        self.dynamic.remove(&key.0);
+    }
+
+    /// Admin-created keys held.
+    pub fn api_key_count(&self) -> usize {
+        self.dynamic.len()
     }
 
     fn locked(&self, who: &Who, now_ns: u64) -> bool {
@@ -294,14 +365,32 @@ impl Authenticator {
         ) {
             return Err(AuthError::LockedOut);
         }
-        let key = self
-            .keys
-            .iter()
-            .find(|k| k.key_id.as_bytes() == user)
-            .ok_or(AuthError::UnknownKey)?;
-        if key.sender_comp_id.as_bytes() != f.sender_comp_id {
-            return Err(AuthError::KeyNotForCompId);
-        }
+        let secret = match ApiKeyId::parse(user) {
+            Some(id) => {
+                let key = self.dynamic.get(&id.0).ok_or(AuthError::UnknownKey)?;
+                if key.sender_comp_id.as_bytes() != f.sender_comp_id {
+                    return Err(AuthError::KeyNotForCompId);
+                }
+                let session_account = std::str::from_utf8(f.sender_comp_id)
+                    .ok()
+                    .and_then(|c| self.session_accounts.get(c));
+                if session_account.is_some_and(|a| *a != key.account) {
+                    return Err(AuthError::KeyNotForAccount);
+                }
+                &key.secret
+            }
+            None => {
+                let key = self
+                    .keys
+                    .iter()
+                    .find(|k| k.key_id.as_bytes() == user)
+                    .ok_or(AuthError::UnknownKey)?;
+                if key.sender_comp_id.as_bytes() != f.sender_comp_id {
+                    return Err(AuthError::KeyNotForCompId);
+                }
+                &key.secret
+            }
+        };
         if now_ns.abs_diff(f.sending_time_ns) > self.recv_window_ns {
             return Err(AuthError::StaleSendingTime);
         }
@@ -311,7 +400,7 @@ impl Authenticator {
             .ok_or(AuthError::MissingSignature)?;
         let mut pre = Vec::with_capacity(128);
         prehash(f, &mut pre);
-        let mut mac = HmacSha256::new_from_slice(key.secret.expose().as_bytes())
+        let mut mac = HmacSha256::new_from_slice(secret.expose().as_bytes())
             .expect("HMAC accepts any key length");
         mac.update(&pre);
         // Constant-time comparison.

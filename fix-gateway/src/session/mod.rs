@@ -244,6 +244,9 @@ pub struct Session<S: SessionStore> {
     resend_pending_to: Option<u64>,
     outbox: Vec<u8>,
     scratch: Vec<u8>,
+    /// The admin-created API key the current logon authenticated with (so revoking the
+    /// key can end the session).
+    logon_key: Option<tachyon_engine::ApiKeyId>,
 }
 
 impl<S: SessionStore> Session<S> {
@@ -263,10 +266,17 @@ impl<S: SessionStore> Session<S> {
             resend_pending_to: None,
             outbox: Vec::with_capacity(64 * 1024),
             scratch,
+            logon_key: None,
         }
     }
 
-    /// Current state.
+    /// The admin-created API key the session logged on with (`None` for a static key or
+    /// a session without authentication).
+    pub fn logon_key(&self) -> Option<tachyon_engine::ApiKeyId> {
+        self.logon_key
+    }
+
+    /// The session's state.
     pub fn state(&self) -> SessionState {
         self.state
     }
@@ -627,6 +637,11 @@ impl<S: SessionStore> Session<S> {
                 return self.logout_and_end(now_ns, a, e.text(), DisconnectReason::AuthFailed(e));
             }
         }
+        self.logon_key = if self.cfg.require_hmac {
+            msg.get(553).and_then(tachyon_engine::ApiKeyId::parse)
+        } else {
+            None
+        };
         if ctx.logged_on_elsewhere {
             return self.logout_and_end(
                 now_ns,
