@@ -106,6 +106,19 @@ enum AdminCmd {
         /// Account id.
         account: u32,
     },
+    /// Issue an API key for a FIX session (hmac-sha256); prints its id and secret, once.
+    CreateApiKey {
+        /// The session's SenderCompID.
+        comp_id: String,
+        /// Account the key belongs to (default: the session's account).
+        #[arg(long)]
+        account: Option<u32>,
+    },
+    /// Revoke an API key; sessions logged on with it are logged out.
+    RevokeApiKey {
+        /// Key id, tk_ + 16 hex digits.
+        key_id: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -263,10 +276,27 @@ fn admin(
             format!("/admin/v1/accounts/{account}/cancel-all"),
             serde_json::json!({}),
         ),
+        AdminCmd::CreateApiKey { comp_id, account } => {
+            let mut body = serde_json::json!({ "comp_id": comp_id });
+            if let Some(a) = account {
+                body["account"] = a.into();
+            }
+            ("/admin/v1/api-keys".into(), body)
+        }
+        AdminCmd::RevokeApiKey { key_id } => (
+            format!("/admin/v1/api-keys/{key_id}"),
+            serde_json::Value::Null,
+        ),
     };
-    let resp = ureq::post(&format!("{}{path}", url.trim_end_matches('/')))
-        .set("Authorization", &format!("Bearer {token}"))
-        .send_json(body);
+    let full = format!("{}{path}", url.trim_end_matches('/'));
+    let auth = format!("Bearer {token}");
+    let resp = if body.is_null() {
+        ureq::delete(&full).set("Authorization", &auth).call()
+    } else {
+        ureq::post(&full)
+            .set("Authorization", &auth)
+            .send_json(body)
+    };
     match resp {
         Ok(r) => {
             println!("{}", r.into_string().map_err(|e| e.to_string())?);

@@ -246,6 +246,38 @@ fn verify(c: &mut Client, engine: &Engine, events: &[OutEvent]) {
         .unwrap()
         .get(0);
     assert_eq!(n, created + 1);
+    // API keys: one row per ApiKeyCreated, the active ones exactly the engine's table.
+    let created = events
+        .iter()
+        .filter(|e| matches!(e.event, Event::ApiKeyCreated(_)))
+        .count() as i64;
+    let n: i64 = c
+        .query_one("SELECT count(*) FROM api_keys", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(n, created);
+    let active: Vec<(String, i64, String)> = c
+        .query(
+            "SELECT key_id, account_id, comp_id FROM api_keys WHERE revoked_at IS NULL \
+             ORDER BY created_seq",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    let want: Vec<(String, i64, String)> = engine
+        .api_keys()
+        .iter()
+        .map(|k| {
+            (
+                k.key.text(),
+                k.account.0 as i64,
+                k.comp_id.as_str().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(active, want);
     let cp: i64 = c
         .query_one("SELECT last_seq FROM persister_checkpoint", &[])
         .unwrap()
@@ -377,4 +409,108 @@ fn operator_rejects_are_stored_with_their_reason() {
             row("4", "new", None),
         ]
     );
+}
+
+/// API keys: one row per registration with its account and CompID binding, revocation
+/// time and sequence; the active rows are exactly the engine's key table. No column can
+/// hold a secret (the engine has none). Written once in one batch and once command by
+/// command.
+#[test]
+fn api_keys_are_stored_per_registration() {
+    use tachyon_engine::{ApiKey, ApiKeyId, CompId};
+    let mut cmds = commands(0x5eed_0005, 0); // genesis only
+    let ts = cmds.last().unwrap().ts_ns;
+    let key = |id: u64, account: u32, comp: &str| ApiKey {
+        key: ApiKeyId(id),
+        account: AccountId(account),
+        comp_id: CompId::new(comp.as_bytes()).unwrap(),
+        nonce: [7; 16],
+    };
+    for (i, kind) in [
+        CommandKind::CreateApiKey(key(1, 1, "ALICE")),
+        CommandKind::CreateApiKey(key(2, 1, "ALICE")),
+        CommandKind::CreateApiKey(key(2, 2, "BOB")), // duplicate id: rejected, no row
+        CommandKind::CreateApiKey(key(3, 2, "BOB")),
+        CommandKind::RevokeApiKey { key: ApiKeyId(1) },
+        CommandKind::RevokeApiKey { key: ApiKeyId(9) }, // unknown: rejected
+        CommandKind::CreateApiKey(key(1, 2, "BOB")),    // a revoked id registered again
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        cmds.push(Command {
+            ts_ns: ts + 1_000_000 * (i as u64 + 1),
+            kind,
+        });
+    }
+    let (engine, events) = run_engine(&cmds);
+    engine.check_invariants().unwrap();
+    let genesis = cmds.len() as i64 - 7;
+    let expected = vec![
+        (
+            ApiKeyId(1).text(),
+            genesis + 1,
+            1i64,
+            "ALICE".to_string(),
+            Some(genesis + 5),
+        ),
+        (ApiKeyId(2).text(), genesis + 2, 1, "ALICE".into(), None),
+        (ApiKeyId(3).text(), genesis + 4, 2, "BOB".into(), None),
+        (ApiKeyId(1).text(), genesis + 7, 2, "BOB".into(), None),
+    ];
+    for max_batch in [u64::MAX, 1] {
+        let schema = TestSchema::new();
+        let mut p = open(&schema);
+        for b in batches(&events, 5, max_batch) {
+            p.write_batch(b).unwrap();
+        }
+        let mut c = schema.client();
+        let rows: Vec<(String, i64, i64, String, Option<i64>)> = c
+            .query(
+                "SELECT key_id, created_seq, account_id, comp_id, revoked_seq FROM api_keys \
+                 ORDER BY created_seq",
+                &[],
+            )
+            .unwrap()
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4)))
+            .collect();
+        assert_eq!(rows, expected, "batches of at most {max_batch} commands");
+        let revoked_at_ok: bool = c
+            .query_one(
+                "SELECT bool_and((revoked_at IS NULL) = (revoked_seq IS NULL) \
+                 AND created_at IS NOT NULL) FROM api_keys",
+                &[],
+            )
+            .unwrap()
+            .get(0);
+        assert!(revoked_at_ok);
+        let active: Vec<String> = c
+            .query(
+                "SELECT key_id FROM api_keys WHERE revoked_at IS NULL ORDER BY created_seq",
+                &[],
+            )
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        let engine_keys: Vec<String> = engine.api_keys().iter().map(|k| k.key.text()).collect();
+        assert_eq!(active, engine_keys);
+        let columns: Vec<String> = c
+            .query(
+                "SELECT column_name::text FROM information_schema.columns \
+                 WHERE table_name = 'api_keys' AND table_schema = current_schema()",
+                &[],
+            )
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        assert!(
+            columns
+                .iter()
+                .all(|c| !c.contains("secret") && !c.contains("nonce")),
+            "{columns:?}"
+        );
+    }
 }

@@ -188,6 +188,41 @@ impl FixClient {
         }
     }
 
+    /// Logon (ResetSeqNumFlag=Y, HeartBtInt 30) signed with an API key: Username(553) =
+    /// `key_id`, RawData(96) = base64 HMAC-SHA256 of the prehash under `secret`. Returns
+    /// the exchange's answer (Logon, or Logout with the reason).
+    #[allow(dead_code)]
+    pub fn signed_logon(&mut self, key_id: &str, secret: &[u8]) -> Msg {
+        let ts = now_ns();
+        let mut t = [0u8; tachyon_fix_gateway::TIMESTAMP_LEN];
+        tachyon_fix_gateway::write_utc_timestamp(ts, &mut t);
+        let prehash = format!(
+            "{}\x01A\x01{}\x01{}\x01{}",
+            std::str::from_utf8(&t).unwrap(),
+            self.next_out,
+            self.sender,
+            self.target
+        );
+        let sig = tachyon_fix_gateway::sign(secret, prehash.as_bytes());
+        let len = sig.len().to_string();
+        let f = self.frame(
+            "A",
+            self.next_out,
+            ts,
+            &[
+                (98, "0"),
+                (108, "30"),
+                (141, "Y"),
+                (553, key_id),
+                (95, &len),
+                (96, &sig),
+            ],
+        );
+        self.next_out += 1;
+        self.stream.write_all(&f).unwrap();
+        self.recv()
+    }
+
     /// Logon (ResetSeqNumFlag=Y, HeartBtInt 30) with optional extra fields; returns the
     /// exchange's Logon.
     pub fn logon(&mut self, extra: &[(u32, &str)]) -> Msg {

@@ -258,6 +258,18 @@ pub fn commands(seed: u64, n: usize) -> Vec<Command> {
             97 => CommandKind::CreateAccount {
                 account: AccountId(rng.range(1, MAX_ACCOUNTS as i64 + 2) as u32),
             },
+            // API keys (a few ids, so duplicates, revocations of unknown keys and
+            // re-registrations of revoked ids all happen).
+            98 if rng.pct(50) => CommandKind::RevokeApiKey {
+                key: tachyon_engine::ApiKeyId(rng.range(1, 9) as u64),
+            },
+            98 => CommandKind::CreateApiKey(tachyon_engine::ApiKey {
+                key: tachyon_engine::ApiKeyId(rng.range(1, 9) as u64),
+                account: AccountId(rng.range(0, ACCOUNTS as i64 + 2) as u32),
+                comp_id: tachyon_engine::CompId::new(format!("C{}", rng.below(3)).as_bytes())
+                    .expect("valid CompID"),
+                nonce: [rng.below(256) as u8; 16],
+            }),
             _ => CommandKind::TimeTick,
         };
         out.push(Command { ts_ns: ts, kind });
@@ -324,7 +336,10 @@ pub fn dump(c: &mut Client) -> BTreeMap<&'static str, Vec<String>> {
             "accounts",
             "SELECT t::text FROM accounts t ORDER BY account_id",
         ),
-        ("api_keys", "SELECT t::text FROM api_keys t ORDER BY key_id"),
+        (
+            "api_keys",
+            "SELECT t::text FROM api_keys t ORDER BY key_id, created_seq",
+        ),
         (
             "balances",
             "SELECT t::text FROM balances t ORDER BY account_id, asset_id",
