@@ -53,7 +53,11 @@ impl Exchange {
             component = "journal",
             dir = %popts.journal_dir.display(),
             fsync = ?popts.fsync,
-            thread = "tachyon-journal",
+            thread = if popts.journal_on_matcher {
+                "tachyon-matcher"
+            } else {
+                "tachyon-journal"
+            },
             last_seq = rec.last_seq,
             "journal open"
         );
@@ -253,6 +257,7 @@ pub fn pipeline_options(cfg: &Config) -> PipelineOptions {
         // The FIX gateway and market data (ops).
         outbound_pollers: 2,
         tick_interval: Some(Duration::from_millis(100)),
+        journal_on_matcher: e.journal_on_matcher,
     }
 }
 

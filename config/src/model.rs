@@ -56,6 +56,11 @@ pub struct EngineSection {
     pub core_mode: CoreMode,
     /// CPU core to pin the matcher thread to; unpinned if absent.
     pub matcher_core: Option<usize>,
+    /// Journal on the matcher thread (each command is journaled, then applied) instead
+    /// of on a journaler thread consuming the inbound ring in parallel: one busy thread
+    /// fewer, for hosts with fewer cores than busy threads (optional, default false).
+    #[serde(default)]
+    pub journal_on_matcher: bool,
     /// Directory of journal segments and snapshots. A relative path is resolved against
     /// the process's current working directory, not the config file's directory.
     pub journal_dir: PathBuf,

@@ -410,6 +410,16 @@ fn hmac_session_may_rely_on_admin_created_keys_only() {
         }
     );
     assert!(c.fix.api_key_master.is_none());
+    assert!(
+        !c.engine.journal_on_matcher,
+        "a separate journaler by default"
+    );
+    let on = Config::from_str(
+        &common::edit("[engine]\n", "[engine]\njournal_on_matcher = true\n"),
+        "base.toml",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert!(on.engine.journal_on_matcher);
     let dev = load("dev.toml");
     assert!(dev
         .fix

@@ -499,6 +499,7 @@ fn health_ready_and_live_data_with_a_real_pipeline() {
         prune_segments: false,
         outbound_pollers: 1,
         tick_interval: None,
+        journal_on_matcher: false,
     };
     let mut pipeline = Pipeline::start(cfg.engine_config(), opts).unwrap();
     let events = pipeline.take_pollers().pop().unwrap();

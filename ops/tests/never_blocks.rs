@@ -28,6 +28,7 @@ fn stalled_websocket_clients_do_not_stall_the_pipeline() {
         prune_segments: false,
         outbound_pollers: 1,
         tick_interval: None,
+        journal_on_matcher: false,
     };
     let mut pipeline = Pipeline::start(cfg.engine_config(), opts).unwrap();
     let events = pipeline.take_pollers().pop().unwrap();

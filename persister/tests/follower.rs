@@ -30,6 +30,7 @@ fn pipeline(dir: &std::path::Path) -> Pipeline {
             prune_segments: false,
             outbound_pollers: 1,
             tick_interval: None,
+            journal_on_matcher: false,
         },
     )
     .expect("pipeline")

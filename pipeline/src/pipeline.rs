@@ -56,9 +56,37 @@ pub struct PipelineOptions {
     pub outbound_pollers: usize,
     /// Publish a `TimeTick` this often (expires GTD orders while idle); `None` = no timer.
     pub tick_interval: Option<Duration>,
+    /// Journal on the matcher thread (journal each command, then apply it) instead of a
+    /// separate journaler thread consuming in parallel: one busy thread fewer, for
+    /// machines with fewer cores than busy threads.
+    pub journal_on_matcher: bool,
 }
 
-type InProducer = MultiProducer<InSlot, MultiConsumerBarrier>;
+/// The inbound producer: its type depends on how many consumers the ring has (journaler
+/// and matcher, or one thread doing both).
+#[derive(Clone)]
+enum InProducer {
+    One(MultiProducer<InSlot, SingleConsumerBarrier>),
+    Two(MultiProducer<InSlot, MultiConsumerBarrier>),
+}
+
+impl InProducer {
+    #[inline]
+    fn publish(&mut self, f: impl FnOnce(&mut InSlot)) {
+        match self {
+            InProducer::One(p) => p.publish(f),
+            InProducer::Two(p) => p.publish(f),
+        }
+    }
+
+    #[inline]
+    fn try_publish(&mut self, f: impl FnOnce(&mut InSlot)) -> Result<(), RingBufferFull> {
+        match self {
+            InProducer::One(p) => p.try_publish(f).map(|_| ()),
+            InProducer::Two(p) => p.try_publish(f).map(|_| ()),
+        }
+    }
+}
 
 /// The outbound producer: its type depends on how many consumers the ring has.
 enum OutProducer {
@@ -323,6 +351,28 @@ struct MatcherState {
 }
 
 impl MatcherState {
+    #[inline]
+    fn handle(&mut self, slot: &InSlot, seq: i64, eob: bool) {
+        let cmd_seq = self.base_seq + seq as u64 + 1;
+        self.sink.cmd_seq = cmd_seq;
+        self.sink.ts_ns = slot.cmd.ts_ns;
+        self.sink.origin = slot.origin;
+        self.engine.apply(&slot.cmd, &mut self.sink);
+        if self.sink.end() {
+            self.stats.emitted_seq.store(cmd_seq, Ordering::Release);
+            self.emitted_unnotified = true;
+        }
+        if eob && self.emitted_unnotified {
+            self.emitted_unnotified = false;
+            self.stats.release_wake.notify();
+        }
+        self.last_seq = cmd_seq;
+        self.stats.applied_seq.store(cmd_seq, Ordering::Release);
+        if self.snapshot_interval > 0 && cmd_seq.is_multiple_of(self.snapshot_interval) {
+            self.snapshot(false);
+        }
+    }
+
     fn snapshot(&mut self, blocking: bool) {
         let mut bytes = Vec::new();
         self.engine.snapshot(&mut bytes);
@@ -342,6 +392,13 @@ impl Drop for MatcherState {
             self.snapshot(true);
         }
     }
+}
+
+/// The journaler and the matcher on one thread (`journal_on_matcher`). Field order is
+/// drop order: the journal's final sync before the matcher's final snapshot.
+struct JournalingMatcher {
+    journal: JournalState,
+    matcher: MatcherState,
 }
 
 struct JournalState {
@@ -537,58 +594,69 @@ impl Pipeline {
             stats: stats.clone(),
         };
 
-        let journal_slot = Arc::new(ParkSlot::default());
-        let matcher_slot = Arc::new(ParkSlot::default());
-        let wakers: Arc<[Arc<ParkSlot>]> =
-            Arc::from(vec![journal_slot.clone(), matcher_slot.clone()]);
-        let builder = build_multi_producer(opts.inbound_ring_size, InSlot::default, backoff)
-            .thread_name("tachyon-journal");
-        let builder = match opts.journal_core {
-            Some(core) => builder.pin_at_core(core),
-            None => builder,
+        let (producer, wakers) = if opts.journal_on_matcher {
+            // One consumer thread journals each command, then applies it: for machines
+            // with fewer cores than busy threads. Events are still released only once
+            // the journal's durable sequence covers them (the commit at the end of each
+            // batch precedes the batch's last apply).
+            let slot = Arc::new(ParkSlot::default());
+            let wakers: Arc<[Arc<ParkSlot>]> = Arc::from(vec![slot.clone()]);
+            let builder = build_multi_producer(opts.inbound_ring_size, InSlot::default, backoff)
+                .thread_name("tachyon-matcher");
+            let builder = match opts.matcher_core {
+                Some(core) => builder.pin_at_core(core),
+                None => builder,
+            };
+            let producer = builder
+                .handle_events_and_state_with_wait_strategy(
+                    |st: &mut JournalingMatcher, slot: &InSlot, seq, eob| {
+                        st.journal.handle(slot, seq, eob);
+                        st.matcher.handle(slot, seq, eob);
+                    },
+                    move || {
+                        slot.register();
+                        JournalingMatcher { journal, matcher }
+                    },
+                    wait,
+                )
+                .build();
+            (InProducer::One(producer), wakers)
+        } else {
+            let journal_slot = Arc::new(ParkSlot::default());
+            let matcher_slot = Arc::new(ParkSlot::default());
+            let wakers: Arc<[Arc<ParkSlot>]> =
+                Arc::from(vec![journal_slot.clone(), matcher_slot.clone()]);
+            let builder = build_multi_producer(opts.inbound_ring_size, InSlot::default, backoff)
+                .thread_name("tachyon-journal");
+            let builder = match opts.journal_core {
+                Some(core) => builder.pin_at_core(core),
+                None => builder,
+            };
+            let builder = builder
+                .handle_events_and_state_with(
+                    |st: &mut JournalState, slot: &InSlot, seq, eob| st.handle(slot, seq, eob),
+                    move || {
+                        journal_slot.register();
+                        journal
+                    },
+                )
+                .thread_name("tachyon-matcher");
+            let builder = match opts.matcher_core {
+                Some(core) => builder.pin_at_core(core),
+                None => builder,
+            };
+            let producer = builder
+                .handle_events_and_state_with_wait_strategy(
+                    |st: &mut MatcherState, slot: &InSlot, seq, eob| st.handle(slot, seq, eob),
+                    move || {
+                        matcher_slot.register();
+                        matcher
+                    },
+                    wait,
+                )
+                .build();
+            (InProducer::Two(producer), wakers)
         };
-        let builder = builder
-            .handle_events_and_state_with(
-                |st: &mut JournalState, slot: &InSlot, seq, eob| st.handle(slot, seq, eob),
-                move || {
-                    journal_slot.register();
-                    journal
-                },
-            )
-            .thread_name("tachyon-matcher");
-        let builder = match opts.matcher_core {
-            Some(core) => builder.pin_at_core(core),
-            None => builder,
-        };
-        let producer = builder
-            .handle_events_and_state_with_wait_strategy(
-                |st: &mut MatcherState, slot: &InSlot, seq, eob| {
-                    let cmd_seq = st.base_seq + seq as u64 + 1;
-                    st.sink.cmd_seq = cmd_seq;
-                    st.sink.ts_ns = slot.cmd.ts_ns;
-                    st.sink.origin = slot.origin;
-                    st.engine.apply(&slot.cmd, &mut st.sink);
-                    if st.sink.end() {
-                        st.stats.emitted_seq.store(cmd_seq, Ordering::Release);
-                        st.emitted_unnotified = true;
-                    }
-                    if eob && st.emitted_unnotified {
-                        st.emitted_unnotified = false;
-                        st.stats.release_wake.notify();
-                    }
-                    st.last_seq = cmd_seq;
-                    st.stats.applied_seq.store(cmd_seq, Ordering::Release);
-                    if st.snapshot_interval > 0 && cmd_seq.is_multiple_of(st.snapshot_interval) {
-                        st.snapshot(false);
-                    }
-                },
-                move || {
-                    matcher_slot.register();
-                    matcher
-                },
-                wait,
-            )
-            .build();
         let publisher = CommandPublisher { producer, wakers };
 
         let timer = match opts.tick_interval {

@@ -102,10 +102,13 @@ struct Run {
     snapshot_seq: u64,
 }
 
-fn start(dir: &std::path::Path) -> Run {
+/// Starts the harness; `journal_on_matcher` selects the one-thread topology (the journal
+/// format is the same, so runs may alternate between the two).
+fn start(dir: &std::path::Path, journal_on_matcher: bool) -> Run {
     let mut child = Proc::new(HARNESS)
         .arg(dir)
         .arg("97")
+        .args(journal_on_matcher.then_some("journal-on-matcher"))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -179,7 +182,8 @@ fn sigkill_at_random_points_loses_no_acknowledged_command() {
     let cycles = 25;
     let mut recovered_from_snapshot_and_tail = 0;
     for cycle in 0..=cycles {
-        let mut run = start(&dir);
+        // Odd cycles journal on the matcher thread, even ones on a journaler thread.
+        let mut run = start(&dir, cycle % 2 == 1);
         // 1. Recovery kept every acknowledged command, exactly as sent, once.
         let j = journal(&dir);
         assert_eq!(

@@ -139,6 +139,7 @@ fn publish_journal_match_release_allocates_nothing() {
         prune_segments: false,
         outbound_pollers: 1,
         tick_interval: None,
+        journal_on_matcher: false,
     };
     let mut p = Pipeline::start(config(), opts).unwrap();
     let mut publisher = p.publisher();

@@ -102,6 +102,14 @@ fn stream(rng: &mut Rng, n: u64, first_ts: u64) -> Vec<Command> {
 }
 
 fn options(dir: &std::path::Path, snapshot_interval: u64) -> PipelineOptions {
+    options_with(dir, snapshot_interval, false)
+}
+
+fn options_with(
+    dir: &std::path::Path,
+    snapshot_interval: u64,
+    journal_on_matcher: bool,
+) -> PipelineOptions {
     PipelineOptions {
         inbound_ring_size: 1024,
         outbound_ring_size: 8192,
@@ -115,6 +123,7 @@ fn options(dir: &std::path::Path, snapshot_interval: u64) -> PipelineOptions {
         prune_segments: false,
         outbound_pollers: 2,
         tick_interval: None,
+        journal_on_matcher,
     }
 }
 
@@ -151,6 +160,18 @@ fn run(
 
 #[test]
 fn outbound_events_equal_direct_engine_events_and_restart_recovers() {
+    events_equal_direct_engine_events(false);
+}
+
+#[test]
+fn journaling_on_the_matcher_thread_gives_the_same_events_and_journal() {
+    events_equal_direct_engine_events(true);
+}
+
+fn events_equal_direct_engine_events(journal_on_matcher: bool) {
+    let options = |dir: &std::path::Path, snapshot_interval: u64| {
+        options_with(dir, snapshot_interval, journal_on_matcher)
+    };
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("j");
     let mut rng = Rng(11);

@@ -103,6 +103,7 @@ fn start(cfg: &Config) -> (Pipeline, tachyon_ops::OpsHandle) {
         prune_segments: false,
         outbound_pollers: 1,
         tick_interval: None,
+        journal_on_matcher: false,
     };
     let mut p = Pipeline::start(cfg.engine_config(), opts).expect("pipeline starts");
     let events = p.take_pollers().pop().unwrap();

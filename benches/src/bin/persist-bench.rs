@@ -104,6 +104,7 @@ fn start(dir: &std::path::Path) -> Pipeline {
             prune_segments: false,
             outbound_pollers: 1,
             tick_interval: None,
+            journal_on_matcher: false,
         },
     )
     .expect("pipeline")

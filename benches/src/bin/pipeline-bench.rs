@@ -24,6 +24,7 @@ use tachyon_pipeline::*;
 
 struct Args {
     pin: bool,
+    journal_on_matcher: bool,
     mode: CoreMode,
     fsync: FsyncPolicy,
     rate: u64,
@@ -33,6 +34,7 @@ struct Args {
 fn parse_args() -> Args {
     let mut a = Args {
         pin: false,
+        journal_on_matcher: false,
         mode: CoreMode::Shared,
         fsync: FsyncPolicy::Os,
         rate: 100_000,
@@ -69,6 +71,11 @@ fn parse_args() -> Args {
             }
             "--pin" => {
                 a.pin = true;
+                i += 1;
+                continue;
+            }
+            "--journal-on-matcher" => {
+                a.journal_on_matcher = true;
                 i += 1;
                 continue;
             }
@@ -257,6 +264,7 @@ fn start(dir: &std::path::Path, args: &Args) -> Pipeline {
         prune_segments: false,
         outbound_pollers: 1,
         tick_interval: None,
+        journal_on_matcher: args.journal_on_matcher,
     };
     Pipeline::start(engine_config(), opts).expect("pipeline starts")
 }

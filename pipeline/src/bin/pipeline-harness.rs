@@ -66,8 +66,9 @@ fn main() {
     }
     let dir = args
         .get(1)
-        .expect("usage: pipeline-harness <journal_dir> <snapshot_interval>");
+        .expect("usage: pipeline-harness <journal_dir> <snapshot_interval> [journal-on-matcher]");
     let snapshot_interval: u64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let journal_on_matcher = args.get(3).map(String::as_str) == Some("journal-on-matcher");
     let opts = PipelineOptions {
         inbound_ring_size: 1024,
         outbound_ring_size: 4096,
@@ -81,6 +82,7 @@ fn main() {
         prune_segments: false,
         outbound_pollers: 1,
         tick_interval: None,
+        journal_on_matcher,
     };
     let mut pipeline = match Pipeline::start(harness_config(), opts) {
         Ok(p) => p,
