@@ -4,14 +4,14 @@
 //!
 //! `cargo run --release -p benches --bin fix-load -- --rate R --count N
 //! [--target host:port|quickfix] [--compare] [--sender DEV1] [--target-comp TACHYON]
-//! [--step-secs S] [--rounds R] [--sessions file|memory] [--no-max-rate]`
+//! [--step-secs S] [--rounds R] [--sessions file|memory] [--journal-on-matcher] [--no-max-rate]`
 //!
 //! Without `--target`, Tachyon is started in this process (`tachyon::Exchange::start`) on
 //! a temp config derived from config/dev.toml: port 0, temp journal and session-store
 //! directories, session DEV1 → TACHYON without throttling, account 1 funded for N orders.
 //! `--sessions file` (the default, what `Exchange::start` does) keeps FIX session state
 //! in `FileStore`s under `fix.store_dir`; `--sessions memory` keeps it in memory, like
-//! the QuickFIX peer's MemoryStore.
+//! the QuickFIX peer's MemoryStore. `--journal-on-matcher` sets `engine.journal_on_matcher`.
 //! `--target host:port` loads a running server instead (its sessions, throttles and
 //! balances apply); `--target quickfix` loads the QuickFIX acceptor (a self-check of
 //! the client).
@@ -46,13 +46,14 @@ struct Args {
     step_secs: f64,
     max_rate: bool,
     memory_sessions: bool,
+    journal_on_matcher: bool,
     rounds: u32,
 }
 
 fn usage(msg: &str) -> ! {
     eprintln!(
         "{msg}\nusage: fix-load --rate R --count N [--target host:port|quickfix] [--compare] \
-         [--sender DEV1] [--target-comp TACHYON] [--step-secs 1] [--rounds R] [--sessions file|memory] [--no-max-rate]"
+         [--sender DEV1] [--target-comp TACHYON] [--step-secs 1] [--rounds R] [--sessions file|memory] [--journal-on-matcher] [--no-max-rate]"
     );
     std::process::exit(2)
 }
@@ -68,6 +69,7 @@ fn parse_args() -> Args {
         step_secs: 1.0,
         max_rate: true,
         memory_sessions: false,
+        journal_on_matcher: false,
         rounds: 0,
     };
     let v: Vec<String> = std::env::args().skip(1).collect();
@@ -106,6 +108,11 @@ fn parse_args() -> Args {
                     "memory" => true,
                     _ => usage("--sessions is file or memory"),
                 }
+            }
+            "--journal-on-matcher" => {
+                a.journal_on_matcher = true;
+                i += 1;
+                continue;
             }
             "--no-max-rate" => {
                 a.max_rate = false;
@@ -250,8 +257,9 @@ fn start_tachyon(args: &Args) -> Result<(SocketAddr, Stop), String> {
     let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../config/dev.toml"))
         .map_err(|e| format!("config/dev.toml: {e}"))?;
     let text = tachyon_bench_config(&text, dir.path(), args.count)?;
-    let cfg =
+    let mut cfg =
         tachyon_config::Config::from_str(&text, "fix-load.toml").map_err(|e| e.to_string())?;
+    cfg.engine.journal_on_matcher = args.journal_on_matcher;
     let ex = tachyon::Exchange::start_with(
         cfg,
         tachyon::ExchangeOptions {
