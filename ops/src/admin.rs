@@ -300,6 +300,22 @@ async fn run(
     }
 }
 
+/// The engine's answer to an admin command: its reject (409), or what `pick` finds in
+/// its events (`what` names the event in the 503 if it is missing).
+fn answer<T>(
+    events: &[Event],
+    what: &str,
+    pick: impl FnMut(&Event) -> Option<T>,
+) -> Result<T, ApiError> {
+    if let Some(r) = admin_reject(events) {
+        return Err(rejected(r));
+    }
+    events
+        .iter()
+        .find_map(pick)
+        .ok_or_else(|| unavailable(&format!("no {what} event")))
+}
+
 fn admin_reject(events: &[Event]) -> Option<RejectReason> {
     events.iter().find_map(|e| match e {
         Event::AdminRejected { reason, .. } => Some(*reason),
@@ -381,16 +397,10 @@ async fn transfer(
             })
         },
         |s, events| {
-            if let Some(r) = admin_reject(events) {
-                return Err(rejected(r));
-            }
-            let entry = events
-                .iter()
-                .find_map(|e| match e {
-                    Event::Ledger(l) => Some(*l),
-                    _ => None,
-                })
-                .ok_or_else(|| unavailable("no ledger entry for the transfer"))?;
+            let entry = answer(events, "ledger", |e| match e {
+                Event::Ledger(l) => Some(*l),
+                _ => None,
+            })?;
             let asset = &s.cfg.assets[entry.asset.0 as usize];
             let decimals = u32::from(asset.decimals);
             Ok(json!({
@@ -451,20 +461,14 @@ async fn symbol_status(
             })
         },
         |s, events| {
-            if let Some(r) = admin_reject(events) {
-                return Err(rejected(r));
-            }
-            events
-                .iter()
-                .find_map(|e| match e {
-                    Event::SymbolStatus { symbol, halted } => Some(json!({
-                        "result": "ok",
-                        "symbol": s.fmts[symbol.0 as usize].name,
-                        "halted": halted,
-                    })),
-                    _ => None,
-                })
-                .ok_or_else(|| unavailable("no status event"))
+            answer(events, "status", |e| match e {
+                Event::SymbolStatus { symbol, halted } => Some(json!({
+                    "result": "ok",
+                    "symbol": s.fmts[symbol.0 as usize].name,
+                    "halted": halted,
+                })),
+                _ => None,
+            })
         },
     )
     .await
@@ -516,20 +520,14 @@ async fn account_status(
             })
         },
         |_, events| {
-            if let Some(r) = admin_reject(events) {
-                return Err(rejected(r));
-            }
-            events
-                .iter()
-                .find_map(|e| match e {
-                    Event::AccountStatus { account, suspended } => Some(json!({
-                        "result": "ok",
-                        "account": account.0,
-                        "suspended": suspended,
-                    })),
-                    _ => None,
-                })
-                .ok_or_else(|| unavailable("no status event"))
+            answer(events, "status", |e| match e {
+                Event::AccountStatus { account, suspended } => Some(json!({
+                    "result": "ok",
+                    "account": account.0,
+                    "suspended": suspended,
+                })),
+                _ => None,
+            })
         },
     )
     .await
@@ -680,16 +678,10 @@ async fn create_api_key(
         params,
         |s| api_key_command(s, &body),
         |s, events| {
-            if let Some(r) = admin_reject(events) {
-                return Err(rejected(r));
-            }
-            let k = events
-                .iter()
-                .find_map(|e| match e {
-                    Event::ApiKeyCreated(k) => Some(*k),
-                    _ => None,
-                })
-                .ok_or_else(|| unavailable("no ApiKeyCreated event"))?;
+            let k = answer(events, "ApiKeyCreated", |e| match e {
+                Event::ApiKeyCreated(k) => Some(*k),
+                _ => None,
+            })?;
             let master = s
                 .cfg
                 .fix
@@ -735,20 +727,14 @@ async fn revoke_api_key(
             Ok(CommandKind::RevokeApiKey { key })
         },
         |_, events| {
-            if let Some(r) = admin_reject(events) {
-                return Err(rejected(r));
-            }
-            events
-                .iter()
-                .find_map(|e| match e {
-                    Event::ApiKeyRevoked { key, account } => Some(json!({
-                        "result": "ok",
-                        "key_id": key.text(),
-                        "account": account.0,
-                    })),
-                    _ => None,
-                })
-                .ok_or_else(|| unavailable("no ApiKeyRevoked event"))
+            answer(events, "ApiKeyRevoked", |e| match e {
+                Event::ApiKeyRevoked { key, account } => Some(json!({
+                    "result": "ok",
+                    "key_id": key.text(),
+                    "account": account.0,
+                })),
+                _ => None,
+            })
         },
     )
     .await
