@@ -97,6 +97,7 @@ impl Exchange {
         let ops_state = tachyon_ops::OpsState::new(&cfg, stats.clone(), lag);
         ops_state.seed_orders(&open_orders);
         ops_state.enable_admin(pipeline.publisher());
+        ops_state.seed_api_keys(&api_keys);
         let md_thread = ops_state
             .spawn_consumer(md_events)
             .map_err(|e| format!("ops: spawn market-data thread: {e}"))?;

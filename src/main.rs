@@ -114,6 +114,8 @@ enum AdminCmd {
         #[arg(long)]
         account: Option<u32>,
     },
+    /// List the active API keys (ids, accounts, CompIDs; never secrets).
+    ListApiKeys,
     /// Revoke an API key; sessions logged on with it are logged out.
     RevokeApiKey {
         /// Key id, tk_ + 16 hex digits.
@@ -283,6 +285,7 @@ fn admin(
             }
             ("/admin/v1/api-keys".into(), body)
         }
+        AdminCmd::ListApiKeys => ("/admin/v1/api-keys".into(), serde_json::Value::Null),
         AdminCmd::RevokeApiKey { key_id } => (
             format!("/admin/v1/api-keys/{key_id}"),
             serde_json::Value::Null,
@@ -290,12 +293,15 @@ fn admin(
     };
     let full = format!("{}{path}", url.trim_end_matches('/'));
     let auth = format!("Bearer {token}");
-    let resp = if body.is_null() {
-        ureq::delete(&full).set("Authorization", &auth).call()
-    } else {
+    // A body means POST; without one, the key list is a GET and a key's path a DELETE.
+    let resp = if !body.is_null() {
         ureq::post(&full)
             .set("Authorization", &auth)
             .send_json(body)
+    } else if path == "/admin/v1/api-keys" {
+        ureq::get(&full).set("Authorization", &auth).call()
+    } else {
+        ureq::delete(&full).set("Authorization", &auth).call()
     };
     match resp {
         Ok(r) => {

@@ -215,6 +215,31 @@ fn admin_api_end_to_end() {
     let _ = Duration::ZERO;
 }
 
+/// The active keys' ids as `GET /admin/v1/api-keys` lists them (checking no secret shows).
+fn listed_keys(ex: &Exchange) -> Vec<String> {
+    let url = format!("http://{}/admin/v1/api-keys", ex.ops_addr());
+    let v: Value = ureq::get(&url)
+        .set("Authorization", &format!("Bearer {TOKEN}"))
+        .call()
+        .unwrap()
+        .into_json()
+        .unwrap();
+    assert!(!v.to_string().contains("secret"), "{v}");
+    v["api_keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| {
+            assert_eq!(
+                (&k["account"], &k["comp_id"]),
+                (&json!(3), &json!("MM1")),
+                "{k}"
+            );
+            k["key_id"].as_str().unwrap().to_string()
+        })
+        .collect()
+}
+
 /// DELETE with the token, returning (status, JSON body).
 fn delete(ex: &Exchange, path: &str) -> (u16, Value) {
     let url = format!("http://{}{path}", ex.ops_addr());
@@ -314,6 +339,11 @@ fn api_keys_are_issued_used_revoked_and_survive_a_restart() {
         k2["secret"].as_str().unwrap().to_string(),
     );
     assert_ne!(id2, id1);
+    assert_eq!(listed_keys(&ex), vec![id1.to_string(), id2.clone()]);
+    let out = cli(&ex, &["list-api-keys"]);
+    assert!(out.status.success());
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["api_keys"][1]["key_id"], json!(id2), "{v}");
 
     // Revoke the first through the CLI: its session is logged out, the key refused.
     let out = cli(&ex, &["revoke-api-key", id1]);
@@ -335,6 +365,7 @@ fn api_keys_are_issued_used_revoked_and_survive_a_restart() {
     let (_, m) = mm1_logon(&ex, id1, secret1);
     assert_eq!(m.msg_type, "5", "{m:?}");
     assert!(m.req(58).contains("unknown API key"), "{m:?}");
+    assert_eq!(listed_keys(&ex), vec![id2.clone()]);
     // Revoking again, or a malformed id.
     let (code, body) = delete(&ex, &format!("/admin/v1/api-keys/{id1}"));
     assert_eq!(code, 409, "{body}");
@@ -358,6 +389,7 @@ fn api_keys_are_issued_used_revoked_and_survive_a_restart() {
     assert!(m.req(58).contains("unknown API key"), "{m:?}");
     let (_c, m) = mm1_logon(&ex, &id2, &secret2);
     assert_eq!(m.msg_type, "A", "{m:?}");
+    assert_eq!(listed_keys(&ex), vec![id2.clone()]);
     ex.shutdown().unwrap();
 
     // The journal holds both keys' history: an offline replay from sequence 1 has only

@@ -51,6 +51,10 @@ pub(crate) struct Admin {
     publisher: Mutex<Option<CommandPublisher>>,
     waiters: Mutex<Waiters>,
     next: AtomicU32,
+    /// The active API keys, in creation order (seeded from the recovered engine state,
+    /// then kept in step with `ApiKeyCreated`/`ApiKeyRevoked`, which only admin commands
+    /// cause).
+    keys: Mutex<Vec<ApiKey>>,
 }
 
 impl Admin {
@@ -60,7 +64,13 @@ impl Admin {
             publisher: Mutex::new(Some(publisher)),
             waiters: Mutex::new(HashMap::new()),
             next: AtomicU32::new(0),
+            keys: Mutex::new(Vec::new()),
         }
+    }
+
+    /// The recovered active keys (before the consumer thread starts).
+    pub(crate) fn seed_api_keys(&self, keys: &[ApiKey]) {
+        *self.keys.lock().unwrap_or_else(|p| p.into_inner()) = keys.to_vec();
     }
 
     /// Drops the publisher: later requests get 503.
@@ -73,6 +83,15 @@ impl Admin {
 
     /// Called by the consumer thread for every event with an admin origin.
     pub(crate) fn on_event(&self, ev: &OutEvent) {
+        match ev.event {
+            Event::ApiKeyCreated(k) => self.keys.lock().unwrap_or_else(|p| p.into_inner()).push(k),
+            Event::ApiKeyRevoked { key, .. } => self
+                .keys
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .retain(|k| k.key != key),
+            _ => {}
+        }
         let mut w = self.waiters.lock().unwrap_or_else(|p| p.into_inner());
         if let Some((events, _)) = w.get_mut(&ev.origin) {
             events.push(ev.event);
@@ -267,7 +286,10 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
         .route("/admin/v1/accounts/{account}/suspend", post(suspend))
         .route("/admin/v1/accounts/{account}/resume", post(resume_account))
         .route("/admin/v1/accounts/{account}/cancel-all", post(cancel_all))
-        .route("/admin/v1/api-keys", post(create_api_key))
+        .route(
+            "/admin/v1/api-keys",
+            post(create_api_key).get(list_api_keys),
+        )
         .route("/admin/v1/api-keys/{key_id}", delete(revoke_api_key))
 }
 
@@ -738,4 +760,36 @@ async fn revoke_api_key(
         },
     )
     .await
+}
+
+/// `GET /admin/v1/api-keys`: the active keys (id, account, CompID), never a secret.
+async fn list_api_keys(
+    State(s): St,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    let params = json!({});
+    match authorize(&s, &headers) {
+        Ok(admin) => {
+            let keys: Vec<Value> = admin
+                .keys
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .iter()
+                .map(|k| {
+                    json!({
+                        "key_id": k.key.text(),
+                        "account": k.account.0,
+                        "comp_id": k.comp_id.as_str(),
+                    })
+                })
+                .collect();
+            audit("list_api_keys", peer, &params, "ok");
+            (StatusCode::OK, Json(json!({ "api_keys": keys }))).into_response()
+        }
+        Err(e) => {
+            audit("list_api_keys", peer, &params, &e.msg);
+            e.into_response()
+        }
+    }
 }

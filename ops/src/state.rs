@@ -260,6 +260,15 @@ impl OpsState {
         }
     }
 
+    /// Gives the admin API the active API keys recovered with the engine state
+    /// ([`tachyon_pipeline::Pipeline::take_api_keys`]); call after
+    /// [`OpsState::enable_admin`] and before the consumer thread starts.
+    pub fn seed_api_keys(&self, keys: &[tachyon_engine::ApiKey]) {
+        if let Some(a) = self.shared.admin.get() {
+            a.seed_api_keys(keys);
+        }
+    }
+
     /// Disables the admin API (drops its publisher so the pipeline can drain at
     /// shutdown); later admin requests get 503.
     pub fn disable_admin(&self) {
