@@ -18,7 +18,7 @@ use std::cell::{Cell, RefCell};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::thread::Thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use disruptor::wait_strategies::WaitStrategy;
 use disruptor::Sequence;
@@ -32,24 +32,28 @@ pub enum WaitMode {
     Backoff {
         /// Iterations spent spinning before yielding.
         spins: u32,
-        /// Yields before parking.
-        yields: u32,
+        /// How long to keep yielding (from the first yield) before parking.
+        yield_for: Duration,
         /// Longest single park (the safety net if a wake-up is missed: none should be).
         max_park: Duration,
     },
 }
 
 impl WaitMode {
-    /// The "shared cores" default: a short spin, then `sched_yield` for a few milliseconds
-    /// of idleness (another runnable thread on the core gets it at once, and this one is
+    /// The "shared cores" default: a short spin, then `sched_yield` for up to 1 ms of
+    /// idleness (another runnable thread on the core gets it at once, and this one is
     /// back within one yield when work arrives), then park until the next publish.
-    /// Measured at 100k commands/s on 2 cores (pipeline-bench, p50 / p90): spin 10 /
-    /// yield 20,000: 4.7 / 6.4 µs; spin 100: 7.3 / 9.2 µs; spin 20,000: 0.85–0.9 ms (a
+    /// Measured at 100k commands/s on 2 cores (pipeline-bench, p50 / p90): spin 10, then
+    /// yields: 4.7 / 6.4 µs; spin 100: 7.3 / 9.2 µs; spin 20,000: 0.85–0.9 ms (a
     /// spinning consumer holds a core the others need); spin 300 / yield 4 / park:
     /// 15–22 µs at p50 (every command pays a cross-core wake-up, ~10–30 µs on this VM).
+    /// The yield phase is bounded in time, not in calls: at any rate above 1,000
+    /// commands/s the gaps stay inside it, and an idle exchange (a `TimeTick` every
+    /// 100 ms) parks its consumers between ticks instead of yielding non-stop (measured
+    /// with 20,000 yields, which outlast the tick: an idle `tachyon` used 2/3 of a core).
     pub const SHARED: WaitMode = WaitMode::Backoff {
         spins: 10,
-        yields: 20_000,
+        yield_for: Duration::from_millis(1),
         max_park: Duration::from_millis(2),
     };
 }
@@ -80,9 +84,11 @@ impl ParkSlot {
 }
 
 thread_local! {
-    /// (awaited sequence, calls so far for it): the back-off restarts for every new
-    /// sequence, so a busy consumer never parks between close events.
-    static STATE: Cell<(Sequence, u32)> = const { Cell::new((-1, 0)) };
+    /// (awaited sequence, calls so far for it, when its yield phase began, park
+    /// announced): the back-off restarts for every new sequence, so a busy consumer never
+    /// parks between close events.
+    static STATE: Cell<(Sequence, u32, Option<Instant>, bool)> =
+        const { Cell::new((-1, 0, None, false)) };
     /// This consumer thread's park slot, if it registered one.
     static SLOT: RefCell<Option<Arc<ParkSlot>>> = const { RefCell::new(None) };
 }
@@ -98,18 +104,23 @@ impl WaitStrategy for PhasedWait {
             WaitMode::BusySpin => std::hint::spin_loop(),
             WaitMode::Backoff {
                 spins,
-                yields,
+                yield_for,
                 max_park,
             } => {
-                let n = STATE.with(|s| {
-                    let (seq, n) = s.get();
-                    let n = if seq == sequence {
-                        n.saturating_add(1)
+                let (n, yielding_since, announced) = STATE.with(|s| {
+                    let (seq, n, since, announced) = s.get();
+                    let (n, since, announced) = if seq == sequence {
+                        (n.saturating_add(1), since, announced)
                     } else {
-                        0
+                        (0, None, false)
                     };
-                    s.set((sequence, n));
-                    n
+                    // The yield phase's clock starts at its first call.
+                    let since = match since {
+                        None if n >= spins => Some(Instant::now()),
+                        other => other,
+                    };
+                    s.set((sequence, n, since, announced));
+                    (n, since, announced)
                 });
                 if n == 0 {
                     // A new wait: forget a stale announcement, so publishers do not
@@ -122,19 +133,28 @@ impl WaitStrategy for PhasedWait {
                 }
                 if n < spins {
                     std::hint::spin_loop();
-                } else if n < spins + yields {
+                } else if !announced && yielding_since.is_some_and(|t| t.elapsed() < yield_for) {
                     std::thread::yield_now();
                 } else {
-                    park(n == spins + yields, max_park);
+                    // Announce, let the caller re-check the ring, then park; after each
+                    // park (woken or timed out) announce again, so a publisher can
+                    // always wake us.
+                    STATE.with(|s| {
+                        let (seq, n, since, _) = s.get();
+                        s.set((seq, n, since, !announced));
+                    });
+                    park(!announced, max_park);
                 }
             }
         }
     }
 }
 
-/// First call: announce the park and return, so the caller re-checks the ring (a publish
+/// `announce`: announce the park and return, so the caller re-checks the ring (a publish
 /// that raced with the announcement is then seen, or its publisher saw the flag and will
-/// unpark us). Later calls: park; an unpark that came first makes this return at once.
+/// unpark us). Otherwise park; an unpark that came first makes this return at once.
+/// Calls alternate, so every park follows its own announcement and re-check (a park that
+/// timed out is never followed by one the publishers cannot see).
 #[cold]
 fn park(announce: bool, max_park: Duration) {
     SLOT.with(|s| match &*s.borrow() {
@@ -155,5 +175,77 @@ pub(crate) fn wake_all(slots: &[Arc<ParkSlot>]) {
     std::sync::atomic::fence(Ordering::SeqCst);
     for s in slots {
         s.wake();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// After the spin and yield phases every park is preceded by its own announcement,
+    /// also after a park that timed out: a publisher can always wake the consumer.
+    #[test]
+    fn every_park_is_announced_even_after_a_timeout() {
+        let slot = Arc::new(ParkSlot::default());
+        slot.register();
+        let wait = PhasedWait(WaitMode::Backoff {
+            spins: 2,
+            yield_for: Duration::ZERO,
+            max_park: Duration::from_micros(100),
+        });
+        let mut announced_after_call = Vec::new();
+        for _ in 0..8 {
+            wait.wait_for(7);
+            announced_after_call.push(slot.parked.load(Ordering::SeqCst));
+        }
+        // spin, spin, announce, park (timed out), announce, park, announce, park
+        assert_eq!(
+            announced_after_call,
+            [false, false, true, false, true, false, true, false]
+        );
+        // A publisher's wake-up while announced reaches the thread: the next park returns
+        // at once instead of after max_park (the unpark token is kept).
+        wait.wait_for(7); // announce
+        assert!(slot.parked.load(Ordering::SeqCst));
+        slot.wake();
+        assert!(!slot.parked.load(Ordering::SeqCst));
+        let long = PhasedWait(WaitMode::Backoff {
+            spins: 2,
+            yield_for: Duration::ZERO,
+            max_park: Duration::from_secs(30),
+        });
+        let t = Instant::now();
+        long.wait_for(7); // park: the token makes it return at once
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "woken, not timed out"
+        );
+        // A new sequence starts over with spinning.
+        wait.wait_for(8);
+        assert!(!slot.parked.load(Ordering::SeqCst));
+    }
+
+    /// The yield phase lasts `yield_for`, then the consumer parks.
+    #[test]
+    fn yield_phase_is_bounded_in_time() {
+        let slot = Arc::new(ParkSlot::default());
+        slot.register();
+        let wait = PhasedWait(WaitMode::Backoff {
+            spins: 0,
+            yield_for: Duration::from_millis(20),
+            max_park: Duration::from_micros(100),
+        });
+        let t = Instant::now();
+        let mut calls = 0u64;
+        while !slot.parked.load(Ordering::SeqCst) {
+            wait.wait_for(3);
+            calls += 1;
+        }
+        assert!(
+            t.elapsed() >= Duration::from_millis(20),
+            "yielded {:?}",
+            t.elapsed()
+        );
+        assert!(calls > 1);
     }
 }
