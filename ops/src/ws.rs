@@ -158,9 +158,9 @@ async fn session(
             msg = rx.recv() => match msg {
                 Ok(batch) => {
                     match send_batch(&s, &mut socket, &mut rx, batch, send_timeout).await {
-                        Sent::Sent => {}
-                        Sent::Gone => break,
-                        Sent::Lagged(n) => {
+                        Outcome::Delivered => {}
+                        Outcome::Gone => break,
+                        Outcome::Lagged(n) => {
                             s.server.ws_dropped_slow.fetch_add(1, Ordering::Relaxed);
                             close(&mut socket, close_code::POLICY, format!("slow consumer: {n} batches behind")).await;
                             break;
@@ -192,8 +192,8 @@ async fn session(
 }
 
 /// How a batch went.
-enum Sent {
-    Sent,
+enum Outcome {
+    Delivered,
     /// The client is gone or too slow to take the batch (counted).
     Gone,
     /// The client fell this many messages behind while we sent.
@@ -209,7 +209,7 @@ async fn send_batch(
     rx: &mut broadcast::Receiver<Batch>,
     first: Batch,
     timeout: Duration,
-) -> Sent {
+) -> Outcome {
     let mut lagged = None;
     let feed_all = async {
         let mut n = first.len();
@@ -235,13 +235,13 @@ async fn send_batch(
     };
     match tokio::time::timeout(timeout, feed_all).await {
         Ok(Ok(())) => match lagged {
-            Some(n) => Sent::Lagged(n),
-            None => Sent::Sent,
+            Some(n) => Outcome::Lagged(n),
+            None => Outcome::Delivered,
         },
-        Ok(Err(_)) => Sent::Gone,
+        Ok(Err(_)) => Outcome::Gone,
         Err(_) => {
             s.server.ws_dropped_slow.fetch_add(1, Ordering::Relaxed);
-            Sent::Gone
+            Outcome::Gone
         }
     }
 }

@@ -204,6 +204,17 @@ pub(crate) struct MdReject {
     pub text: &'static str,
 }
 
+/// What a MarketDataRequest asks for.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Wants {
+    /// MarketDepth(264): 0 = full book.
+    pub depth: usize,
+    /// Bids and offers.
+    pub book: bool,
+    /// Trades.
+    pub trades: bool,
+}
+
 /// An incremental entry to send.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Entry {
@@ -397,10 +408,13 @@ impl MarketData {
         markets: &Markets,
         req_id: &[u8],
         symbol: SymbolId,
-        depth: usize,
-        book: bool,
-        trades: bool,
+        wants: Wants,
     ) {
+        let Wants {
+            depth,
+            book,
+            trades,
+        } = wants;
         let m = markets.get(symbol).expect("validated symbol");
         let b = &self.books[symbol.0 as usize];
         // A subscription's W carries its feed's RptSeq (its first X has the next); a

@@ -1007,7 +1007,17 @@ impl Io {
                 md, markets, slots, ..
             } = self;
             let sent = slots[s].session.send_transient(now, b"W", |w| {
-                md.write_snapshot(w, markets, req_id, sym, depth, book, trades)
+                md.write_snapshot(
+                    w,
+                    markets,
+                    req_id,
+                    sym,
+                    md::Wants {
+                        depth,
+                        book,
+                        trades,
+                    },
+                )
             });
             if !sent {
                 // The book does not fit one message (MAX_OUTBOUND_MESSAGE): refuse
