@@ -31,6 +31,8 @@ mod state;
 mod ws;
 
 use std::net::SocketAddr;
+
+use axum::serve::ListenerExt;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -132,8 +134,12 @@ pub fn spawn(listen: SocketAddr, state: OpsState) -> std::io::Result<OpsHandle> 
                 tachyon_pipeline::lower_thread_priority(OPS_NICE);
             }
             rt.block_on(async move {
+                // TCP_NODELAY on every connection: WebSocket messages are small and a
+                // client's delayed ACK would otherwise hold one back for up to 40 ms.
                 let listener = match tokio::net::TcpListener::from_std(listener) {
-                    Ok(l) => l,
+                    Ok(l) => l.tap_io(|tcp| {
+                        let _ = tcp.set_nodelay(true);
+                    }),
                     Err(e) => {
                         tracing::error!(component = "ops", "listener: {e}");
                         return;
