@@ -7,16 +7,16 @@
 //!
 //! Per event the work does not grow with the number of subscribers: subscriptions that
 //! want the same thing (symbol, book and/or trades, depth) share a [`Feed`], and an
-//! event appends its entries to each of the symbol's feeds (usually one or two). The
-//! gateway calls [`MarketData::flush`] after each batch of released events (or when a
-//! feed holds [`MAX_X_ENTRIES`]): each feed's entries are encoded once and every
-//! subscriber of the feed gets one X carrying them all. So under a burst the number of
-//! X messages per subscriber follows the gateway's polls, not the event rate, and the
-//! outbound ring never waits on per-subscriber encoding. Each flush that carries a
-//! symbol's changes increments the symbol's sequence number, sent as RptSeq(83) on every
-//! entry of that X and at the body level of W (as in FIX 5.0); a subscriber to the full
-//! book and trades sees consecutive numbers and detects a gap, then re-requests a
-//! snapshot.
+//! event appends its entries to each of the symbol's feeds (usually one or two; level
+//! changes conflated per price). The gateway calls [`MarketData::flush`] after each poll
+//! of the ring while it keeps up, and while it is behind only when a feed holds
+//! [`MAX_PENDING_ENTRIES`] or once it has caught up: each X's entries (at most
+//! [`MAX_X_ENTRIES`]) are encoded once and copied to every subscriber of the feed. So
+//! under a burst the fan-out is per batch, not per event, and the outbound ring never
+//! waits on per-subscriber encoding. Every X of a feed takes the feed's next sequence
+//! number, sent as RptSeq(83) on each of its entries; a subscription's W carries the
+//! feed's current number (at body level, as in FIX 5.0), so every subscriber sees
+//! consecutive numbers, detects a gap and re-requests a snapshot.
 
 use std::collections::HashMap;
 
@@ -32,9 +32,11 @@ pub(crate) const MAX_SUBS: usize = 4096;
 pub(crate) const MAX_SUBS_PER_SESSION: usize = 64;
 /// Longest MDReqID(262) kept.
 pub(crate) const MAX_REQ_ID: usize = 32;
-/// Most entries in one X (~100 bytes each, well within the gateway's largest message):
-/// a feed that reaches it makes the gateway flush.
+/// Most entries in one X (~100 bytes each, well within the gateway's largest message).
 pub(crate) const MAX_X_ENTRIES: usize = 1024;
+/// Most entries a feed holds between flushes (~2.6 MB preallocated per feed): while the
+/// gateway is behind it lets them accumulate; a feed that reaches it makes it flush.
+pub(crate) const MAX_PENDING_ENTRIES: usize = 65_536;
 /// Room for one feed's encoded entries.
 const FEED_BYTES: usize = MAX_X_ENTRIES * 160;
 
@@ -137,7 +139,7 @@ struct Feed {
     users: usize,
     /// RptSeq(83) of the last X sent on this feed (W carries it, the next X has +1).
     seq: u64,
-    /// Entries since the last flush (bounded by [`MAX_X_ENTRIES`]); book entries are
+    /// Entries since the last flush (bounded by [`MAX_PENDING_ENTRIES`]); book entries are
     /// conflated per level (see [`Feed::push_level`]), `DEAD` ones skipped.
     pending: Vec<Entry>,
     /// Where each level's entry is in `pending`: (MDEntryType, price) → index.
@@ -236,7 +238,8 @@ pub(crate) struct MarketData {
     feeds: Vec<Feed>,
     /// Symbols with changes since the last flush.
     dirty: Vec<SymbolId>,
-    /// A feed holds [`MAX_X_ENTRIES`] - 2 entries or more: flush before the next event.
+    /// A feed holds [`MAX_PENDING_ENTRIES`] - 2 entries or more: flush before the next
+    /// event.
     full: bool,
     /// One feed's entries, encoded once per flush and copied into each subscriber's X.
     encoded: Vec<u8>,
@@ -290,8 +293,8 @@ impl MarketData {
             trades,
             users: 0,
             seq: 0,
-            pending: Vec::with_capacity(MAX_X_ENTRIES),
-            index: HashMap::with_capacity(MAX_X_ENTRIES),
+            pending: Vec::with_capacity(MAX_PENDING_ENTRIES),
+            index: HashMap::with_capacity(MAX_PENDING_ENTRIES),
         };
         if let Some(i) = self.feeds.iter().position(|f| f.users == 0) {
             self.feeds[i].symbol = symbol;
@@ -466,7 +469,7 @@ impl MarketData {
     fn push(&mut self, feed: usize, entries: &[Entry]) {
         let f = &mut self.feeds[feed];
         assert!(
-            f.pending.len() + entries.len() <= MAX_X_ENTRIES,
+            f.pending.len() + entries.len() <= MAX_PENDING_ENTRIES,
             "feed flushed before it overflows"
         );
         for &e in entries {
@@ -476,7 +479,7 @@ impl MarketData {
                 f.push_level(e);
             }
         }
-        if f.pending.len() + 2 > MAX_X_ENTRIES {
+        if f.pending.len() + 2 > MAX_PENDING_ENTRIES {
             self.full = true;
         }
     }
@@ -594,9 +597,10 @@ impl MarketData {
         }
     }
 
-    /// Ends a batch: every feed with entries takes its next sequence number and each of
-    /// its subscribers gets them all in one X, through `send(slot, body)` where `body`
-    /// writes the X body. Each feed is encoded once.
+    /// Ends a batch: each subscriber of a feed with entries gets them in X messages of
+    /// at most [`MAX_X_ENTRIES`] (usually one), each with the feed's next sequence
+    /// number, through `send(slot, body)` where `body` writes the X body. Each X is
+    /// encoded once per feed.
     pub fn flush(
         &mut self,
         markets: &Markets,
@@ -614,23 +618,33 @@ impl MarketData {
         self.dirty.clear();
         for f in 0..self.feeds.len() {
             let feed = &mut self.feeds[f];
-            let n = feed.pending.iter().filter(|e| e.action != DEAD).count() as u64;
-            if n == 0 {
-                feed.clear();
-                continue;
-            }
-            feed.seq += 1;
-            let len = {
-                let mut w = MessageWriter::fields_only(&mut self.encoded);
-                write_entries(&mut w, markets, feed.symbol, &feed.pending, feed.seq);
-                w.fields_len()
-                    .expect("MAX_X_ENTRIES entries fit FEED_BYTES")
-            };
-            let body = &self.encoded[..len];
-            for s in self.subs.iter().filter(|s| s.feed == f) {
-                send(s.slot, &mut |w: &mut MessageWriter<'_>| {
-                    w.field(262, s.req_id()).field_uint(268, n).raw(body);
-                });
+            let mut i = 0;
+            while i < feed.pending.len() {
+                // The next run of entries holding MAX_X_ENTRIES live ones at most.
+                let (mut j, mut live) = (i, 0u64);
+                while j < feed.pending.len() && live < MAX_X_ENTRIES as u64 {
+                    if feed.pending[j].action != DEAD {
+                        live += 1;
+                    }
+                    j += 1;
+                }
+                if live == 0 {
+                    break;
+                }
+                feed.seq += 1;
+                let len = {
+                    let mut w = MessageWriter::fields_only(&mut self.encoded);
+                    write_entries(&mut w, markets, feed.symbol, &feed.pending[i..j], feed.seq);
+                    w.fields_len()
+                        .expect("MAX_X_ENTRIES entries fit FEED_BYTES")
+                };
+                let body = &self.encoded[..len];
+                for s in self.subs.iter().filter(|s| s.feed == f) {
+                    send(s.slot, &mut |w: &mut MessageWriter<'_>| {
+                        w.field(262, s.req_id()).field_uint(268, live).raw(body);
+                    });
+                }
+                i = j;
             }
             feed.clear();
         }

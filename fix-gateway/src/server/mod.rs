@@ -67,10 +67,10 @@ const TIMER_EVERY: Duration = Duration::from_millis(100);
 /// p50 75–150 µs, p99 4.7–5.7 ms). Wake-ups come from socket readiness and ReleaseWake.
 const IDLE_SPIN: Duration = Duration::from_micros(0);
 /// A poll of the outbound ring that returns this many events means the gateway is
-/// behind (see [`MD_WRITE_CHUNK`]). When it keeps up, polls return a command's events.
+/// behind: market data then accumulates (up to `md::MAX_PENDING_ENTRIES` per feed) and
+/// market-data sessions are written in big pieces. When it keeps up, polls return a
+/// command's events and market data goes out after each poll.
 const BEHIND_EVENTS: usize = 64;
-/// While behind, a market-data session is written once this much is queued.
-const MD_WRITE_CHUNK: usize = 64 * 1024;
 /// An unbound connection must send a Logon within this.
 const LOGON_TIMEOUT: Duration = Duration::from_secs(10);
 /// On shutdown, wait this long for Logout replies.
@@ -1344,7 +1344,8 @@ impl Io {
         };
         self.behind = n >= BEHIND_EVENTS;
         // Market data: one X per subscriber for the batch. While the gateway is behind,
-        // entries keep accumulating (up to MAX_X_ENTRIES per feed) into fewer, larger X.
+        // entries keep accumulating (up to md::MAX_PENDING_ENTRIES per feed; flushed
+        // earlier only when a feed is full) and go out once it has caught up.
         if !self.behind {
             flush_md(&mut self.md, &mut self.slots, &self.markets, now);
         }
@@ -1465,13 +1466,13 @@ impl Io {
             }
             if let Some(s) = c.slot {
                 // While the gateway catches up with a burst, a market-data session's
-                // frames wait until MD_WRITE_CHUNK bytes are queued (or the ring is
-                // drained): one write per chunk instead of one per poll, the CPU the
-                // burst needs stays with the matcher. Order-entry sessions are written
-                // at once.
+                // frames wait until a quarter of fix.max_outbound_bytes is queued (or
+                // the ring is drained): the CPU the burst needs stays with the matcher
+                // and the writes come in big pieces after it. Order-entry sessions are
+                // written at once.
                 let defer = self.behind
                     && self.slots[s].cfg.kind == SessionKind::MarketData
-                    && self.slots[s].session.outbound().len() < MD_WRITE_CHUNK;
+                    && self.slots[s].session.outbound().len() < self.max_outbound / 4;
                 let session = &mut self.slots[s].session;
                 if defer && !session.outbound().is_empty() {
                     md_deferred = true;
