@@ -27,8 +27,11 @@
 //!   `/ws/depth/BTC-USDT`, half on `/ws/trades/BTC-USDT`). All subscribers are read by
 //!   one client thread (`md-clients`, mio, nice `--client-nice`, default 19: on a real
 //!   exchange they are other machines; it counts trade entries and WebSocket frames,
-//!   without parsing). Each case of each round starts a fresh exchange; K rounds (default
-//!   5) alternate which case goes first, and the medians are compared. After each burst
+//!   without parsing). Each case of each round starts a fresh exchange, which first runs
+//!   an untimed 100,000-command warm-up burst (buffers grown and their pages faulted in,
+//!   as in an exchange that has been running) and waits until the subscribers have it
+//!   all; K rounds (default 5) alternate which case goes first, and the medians are
+//!   compared. After each burst
 //!   the bench waits until every trade subscriber has received every trade and counts
 //!   subscribers that were disconnected or incomplete ("dropped").
 //!
@@ -616,6 +619,9 @@ impl Sub {
     }
 }
 
+/// Commands of the untimed burst each exchange runs before the timed one.
+const WARMUP_COMMANDS: u64 = 100_000;
+
 /// What the reader thread reports per subscriber.
 struct Progress {
     trades: Vec<AtomicU64>,
@@ -721,6 +727,7 @@ fn throughput(args: &Args, fix_clients: usize, ws_clients: usize) -> RoundResult
         ws_handles.push(ws);
     }
     let kinds: Vec<bool> = subs.iter().map(|s| s.trades).collect();
+    let kinds = &kinds;
     let n = subs.len();
     let progress = Arc::new(Progress {
         trades: (0..n).map(|_| AtomicU64::new(0)).collect(),
@@ -735,10 +742,30 @@ fn throughput(args: &Args, fix_clients: usize, ws_clients: usize) -> RoundResult
             .unwrap()
     };
     let stats = ex.stats();
+    // Warm-up burst, untimed, in both cases: buffers (session outboxes, socket buffers,
+    // broadcast slots) grow and their pages are faulted in, as in an exchange that has
+    // been running; then wait until every subscriber has it all.
+    let warm = WARMUP_COMMANDS;
+    for i in 0..warm {
+        publish(&mut publisher, command(i));
+    }
+    let complete_to = |want: u64, secs: u64| {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        while Instant::now() < deadline
+            && (0..kinds.len()).any(|i| {
+                kinds[i]
+                    && progress.trades[i].load(Ordering::Acquire) < want
+                    && !progress.closed[i].load(Ordering::Acquire)
+            })
+        {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    };
+    complete_to(warm / 2, 60);
     let base = settle(&ex);
     let sched0 = benches::fixload::sched_snapshot();
     let start = Instant::now();
-    for i in 0..args.count {
+    for i in warm..warm + args.count {
         publish(&mut publisher, command(i));
     }
     let target = base + args.count;
@@ -753,7 +780,7 @@ fn throughput(args: &Args, fix_clients: usize, ws_clients: usize) -> RoundResult
     );
     let applied = Instant::now();
     // Every trade subscriber must get every trade (depth subscribers: still connected).
-    let want = args.count / 2;
+    let want = (warm + args.count) / 2;
     let complete = |i: usize| !kinds[i] || progress.trades[i].load(Ordering::Acquire) >= want;
     let deadline = applied + Duration::from_secs(60);
     while Instant::now() < deadline
