@@ -151,6 +151,13 @@ impl Exchange {
         self.ops.local_addr()
     }
 
+    /// A publisher into the inbound ring, for benchmarks and tools that inject commands
+    /// next to the FIX gateway. Drop it before [`Exchange::shutdown`]: the pipeline drains
+    /// only once every publisher is gone.
+    pub fn publisher(&self) -> tachyon_pipeline::CommandPublisher {
+        self.pipeline.publisher()
+    }
+
     /// The FIX acceptor's address.
     pub fn fix_addr(&self) -> std::net::SocketAddr {
         self.gateway.local_addr()

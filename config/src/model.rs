@@ -294,8 +294,9 @@ pub struct OpsSection {
     /// WebSocket clients connected at once; more are refused with HTTP 503. Default 1024.
     #[serde(default = "default_max_ws_clients")]
     pub max_ws_clients: u32,
-    /// Messages queued per WebSocket stream for its clients; a client this far behind
-    /// is disconnected (never buffered without bound). Default 1024.
+    /// Batches queued per WebSocket stream for its clients (a depth diff, or up to 512
+    /// trades released together); a client this far behind is disconnected (never
+    /// buffered without bound). Default 1024.
     #[serde(default = "default_ws_buffer")]
     pub ws_buffer: u32,
     /// A WebSocket client whose socket accepts no message for this long is

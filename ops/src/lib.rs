@@ -11,12 +11,14 @@
 //!
 //! Market data comes from one outbound-ring reader ([`ReleasedEvents`]) polled by its own
 //! thread (`tachyon-md`), which applies events to [`tachyon_market_data::MarketData`]
-//! under a mutex and fans out rendered messages through bounded broadcast channels. The
-//! server runs on a single-threaded tokio runtime on its own thread (`tachyon-ops`).
+//! under a mutex and fans out rendered messages, in batches, through bounded broadcast
+//! channels. The server runs on a single-threaded tokio runtime on its own thread
+//! (`tachyon-ops`; nice 10 in shared-cores mode).
 //!
 //! Architecture Invariant: market data never blocks the matcher. The ring waits only on
-//! the consumer thread, whose per-event work is a map update and, when clients listen, a
-//! non-blocking broadcast send; it keeps draining even if market data fails.
+//! the consumer thread, whose per-event work is a map update and, when clients listen,
+//! rendering a trade; it sends (non-blocking broadcast) once per polled batch per stream
+//! and keeps draining even if market data fails.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
@@ -29,6 +31,8 @@ mod state;
 mod ws;
 
 use std::net::SocketAddr;
+
+use axum::serve::ListenerExt;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -38,6 +42,9 @@ use tachyon_pipeline::{PipelineStats, ReleasedEvents};
 
 pub use admin::ADMIN_ORIGIN_BASE;
 pub use state::{LagProbe, OpsState};
+
+/// Nice value of the `tachyon-ops` thread in shared-cores mode.
+const OPS_NICE: i32 = 10;
 
 /// How long [`OpsHandle::stop`] lets open HTTP connections finish.
 const GRACEFUL_STOP: Duration = Duration::from_secs(2);
@@ -116,12 +123,23 @@ pub fn spawn(listen: SocketAddr, state: OpsState) -> std::io::Result<OpsHandle> 
         .build()?;
     let shared = state.shared.clone();
     let mut stopping = shared.shutdown.subscribe();
+    let shared_cores = shared.cfg.engine.core_mode == tachyon_config::CoreMode::Shared;
     let server = std::thread::Builder::new()
         .name("tachyon-ops".into())
         .spawn(move || {
+            if shared_cores {
+                // Writing to WebSocket clients is fan-out, never on the matcher's path:
+                // under a burst it waits (queued in the broadcast channels, bounded by
+                // ws_buffer) and catches up after.
+                tachyon_pipeline::lower_thread_priority(OPS_NICE);
+            }
             rt.block_on(async move {
+                // TCP_NODELAY on every connection: WebSocket messages are small and a
+                // client's delayed ACK would otherwise hold one back for up to 40 ms.
                 let listener = match tokio::net::TcpListener::from_std(listener) {
-                    Ok(l) => l,
+                    Ok(l) => l.tap_io(|tcp| {
+                        let _ = tcp.set_nodelay(true);
+                    }),
                     Err(e) => {
                         tracing::error!(component = "ops", "listener: {e}");
                         return;

@@ -22,8 +22,9 @@ use crate::render::{self, SymbolFmt};
 /// Reports the persister's lag in commands (`None` = unknown or not running).
 pub type LagProbe = Box<dyn Fn() -> Option<u64> + Send + Sync>;
 
-/// Depth updates of one symbol held back until the end of their command, so one
-/// WebSocket message carries one command's changes. Flushed earlier at this size.
+/// Depth updates of one symbol held back until the end of the batch of released events
+/// the consumer polled (one or more whole commands under load), so one WebSocket message
+/// carries a batch's changes. Flushed earlier at this size.
 const MAX_PENDING_DEPTH: usize = 512;
 /// Slowest recordable release delay; larger ones are recorded as this.
 const MAX_DELAY_NS: u64 = 60_000_000_000;
@@ -33,10 +34,19 @@ const CONSUMER_NONE: u8 = 0;
 const CONSUMER_RUNNING: u8 = 1;
 const CONSUMER_SHUTDOWN: u8 = 2;
 
+/// Rendered WebSocket messages sent together: one depth diff, or the trades of one
+/// symbol in one batch of released events (at most [`MAX_PENDING_TRADES`]). A client
+/// gets each as its own WebSocket message; one broadcast item per batch means one
+/// wake-up and one socket flush per client per batch, not per trade.
+pub(crate) type Batch = Arc<[Utf8Bytes]>;
+
+/// Trades of one symbol held back until the end of the batch, sent early at this size.
+const MAX_PENDING_TRADES: usize = 512;
+
 /// The WebSocket fan-out of one symbol: bounded broadcast channels of rendered messages.
 pub(crate) struct Feeds {
-    pub(crate) depth: broadcast::Sender<Utf8Bytes>,
-    pub(crate) trades: broadcast::Sender<Utf8Bytes>,
+    pub(crate) depth: broadcast::Sender<Batch>,
+    pub(crate) trades: broadcast::Sender<Batch>,
 }
 
 /// What the consumer thread writes and the server reads, under one lock.
@@ -47,6 +57,8 @@ pub(crate) struct Core {
     pub(crate) release_delay_ns: Histogram<u64>,
     pending: Vec<Vec<DepthUpdate>>,
     pending_ts_ns: Vec<u64>,
+    pending_trades: Vec<Vec<Utf8Bytes>>,
+    /// Symbols with pending depth updates or trades.
     dirty: Vec<usize>,
 }
 
@@ -105,7 +117,7 @@ impl Shared {
         match core.md.apply(ev.ts_ns, &ev.event) {
             Some(Update::Depth(d)) => {
                 let i = d.symbol.0 as usize;
-                if core.pending[i].is_empty() {
+                if core.pending[i].is_empty() && core.pending_trades[i].is_empty() {
                     core.dirty.push(i);
                 }
                 core.pending[i].push(d);
@@ -115,11 +127,16 @@ impl Shared {
                 }
             }
             Some(Update::Trade(t)) => {
-                let feed = &self.feeds[t.symbol.0 as usize].trades;
-                if feed.receiver_count() > 0 {
-                    let msg =
-                        render::trade_msg(&self.fmts[t.symbol.0 as usize], t.prev_seq, &t.trade);
-                    let _ = feed.send(msg.into());
+                let i = t.symbol.0 as usize;
+                if self.feeds[i].trades.receiver_count() > 0 {
+                    let msg = render::trade_msg(&self.fmts[i], t.prev_seq, &t.trade);
+                    if core.pending[i].is_empty() && core.pending_trades[i].is_empty() {
+                        core.dirty.push(i);
+                    }
+                    core.pending_trades[i].push(msg.into());
+                    if core.pending_trades[i].len() >= MAX_PENDING_TRADES {
+                        self.flush_symbol(core, i);
+                    }
                 }
             }
             None => {}
@@ -129,7 +146,6 @@ impl Shared {
                 .saturating_sub(ev.ts_ns)
                 .clamp(1, MAX_DELAY_NS);
             let _ = core.release_delay_ns.record(delay);
-            self.flush(core);
         }
     }
 
@@ -138,9 +154,14 @@ impl Shared {
         if !core.pending[i].is_empty() && feed.receiver_count() > 0 {
             let msg =
                 render::depth_update_msg(&self.fmts[i], core.pending_ts_ns[i], &core.pending[i]);
-            let _ = feed.send(msg.into());
+            let batch: Batch = Arc::new([Utf8Bytes::from(msg)]);
+            let _ = feed.send(batch);
         }
         core.pending[i].clear();
+        if !core.pending_trades[i].is_empty() {
+            let batch: Batch = core.pending_trades[i].drain(..).collect();
+            let _ = self.feeds[i].trades.send(batch);
+        }
     }
 
     /// Sends the held-back depth updates of every symbol that has some.
@@ -212,6 +233,9 @@ impl OpsState {
                 .map(|_| Vec::with_capacity(MAX_PENDING_DEPTH))
                 .collect(),
             pending_ts_ns: vec![0; n],
+            pending_trades: (0..n)
+                .map(|_| Vec::with_capacity(MAX_PENDING_TRADES))
+                .collect(),
             dirty: Vec::with_capacity(n),
         };
         let feeds = (0..n)

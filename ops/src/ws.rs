@@ -1,9 +1,14 @@
-//! WebSocket streams: `/ws/depth/<symbol>` (a snapshot, then one message per command's
-//! level changes) and `/ws/trades/<symbol>` (a `subscribed` message with the symbol's
-//! `seq`, then one message per trade after it).
+//! WebSocket streams: `/ws/depth/<symbol>` (a snapshot, then one message per batch of
+//! released events the consumer polled — one command's level changes when traffic is
+//! light, several commands' under load, at most 512 changes) and `/ws/trades/<symbol>`
+//! (a `subscribed` message with the symbol's `seq`, then one message per trade after it).
 //!
-//! Each stream is a bounded `tokio::sync::broadcast` channel of rendered messages shared
-//! by its clients. A client more than `ws_buffer` messages behind, or whose socket accepts
+//! Each stream is a bounded `tokio::sync::broadcast` channel of batches of rendered
+//! messages shared by its clients (a depth diff; the trades of one batch of released
+//! events, at most 512). A client's task writes every message already queued for it
+//! (about 1,024 at most) before one flush, so a burst costs a client one wake-up and one
+//! socket write per batch rather than per message; each trade is still its own WebSocket
+//! message. A client more than `ws_buffer` batches behind, or whose socket accepts
 //! nothing for `ws_send_timeout_ms`, is disconnected (close code 1008): nothing is
 //! buffered for it without bound, and the consumer thread never waits for it.
 
@@ -12,19 +17,25 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
-use axum::extract::ws::{close_code, CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{close_code, CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use futures_util::SinkExt;
 use tachyon_engine::SymbolId;
-use tokio::sync::broadcast::{self, error::RecvError};
+use tokio::sync::broadcast::{
+    self,
+    error::{RecvError, TryRecvError},
+};
 
 use crate::http::{symbol_id, ApiError};
 use crate::render;
-use crate::state::Shared;
+use crate::state::{Batch, Shared};
 
 /// Largest message a client may send us (we expect none but pings).
 const MAX_INBOUND_MESSAGE: usize = 4 * 1024;
+/// Messages written to a client with one flush (a batch already begun is finished).
+const MAX_BATCH: usize = 1024;
 /// How long a goodbye (close frame) may take before the socket is just dropped.
 const CLOSE_TIMEOUT: Duration = Duration::from_millis(200);
 
@@ -121,7 +132,7 @@ async fn session(
     let mut shutdown = s.shutdown.subscribe();
     // Subscribe and copy the book under the lock the consumer applies events under, so the
     // first update received follows the snapshot exactly (no gap, no overlap).
-    let (mut rx, first): (broadcast::Receiver<Utf8Bytes>, String) = {
+    let (mut rx, first): (broadcast::Receiver<Batch>, String) = {
         let core = s.core();
         match stream {
             Stream::Depth => {
@@ -145,14 +156,20 @@ async fn session(
     loop {
         tokio::select! {
             msg = rx.recv() => match msg {
-                Ok(text) => {
-                    if !send(&s, &mut socket, Message::Text(text), send_timeout).await {
-                        break;
+                Ok(batch) => {
+                    match send_batch(&s, &mut socket, &mut rx, batch, send_timeout).await {
+                        Outcome::Delivered => {}
+                        Outcome::Gone => break,
+                        Outcome::Lagged(n) => {
+                            s.server.ws_dropped_slow.fetch_add(1, Ordering::Relaxed);
+                            close(&mut socket, close_code::POLICY, format!("slow consumer: {n} batches behind")).await;
+                            break;
+                        }
                     }
                 }
                 Err(RecvError::Lagged(n)) => {
                     s.server.ws_dropped_slow.fetch_add(1, Ordering::Relaxed);
-                    close(&mut socket, close_code::POLICY, format!("slow consumer: {n} messages behind")).await;
+                    close(&mut socket, close_code::POLICY, format!("slow consumer: {n} batches behind")).await;
                     break;
                 }
                 Err(RecvError::Closed) => {
@@ -172,6 +189,61 @@ async fn session(
         }
     }
     drop(slot);
+}
+
+/// How a batch went.
+enum Outcome {
+    Delivered,
+    /// The client is gone or too slow to take the batch (counted).
+    Gone,
+    /// The client fell this many messages behind while we sent.
+    Lagged(u64),
+}
+
+/// Sends the messages of `first` and of the batches already queued behind it (until
+/// [`MAX_BATCH`] messages) with one flush: under a burst a client costs one socket write
+/// per wake-up, not one per message.
+async fn send_batch(
+    s: &Shared,
+    socket: &mut WebSocket,
+    rx: &mut broadcast::Receiver<Batch>,
+    first: Batch,
+    timeout: Duration,
+) -> Outcome {
+    let mut lagged = None;
+    let feed_all = async {
+        let mut n = first.len();
+        for m in first.iter() {
+            socket.feed(Message::Text(m.clone())).await?;
+        }
+        while n < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(b) => {
+                    n += b.len();
+                    for m in b.iter() {
+                        socket.feed(Message::Text(m.clone())).await?;
+                    }
+                }
+                Err(TryRecvError::Lagged(n)) => {
+                    lagged = Some(n);
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+        socket.flush().await
+    };
+    match tokio::time::timeout(timeout, feed_all).await {
+        Ok(Ok(())) => match lagged {
+            Some(n) => Outcome::Lagged(n),
+            None => Outcome::Delivered,
+        },
+        Ok(Err(_)) => Outcome::Gone,
+        Err(_) => {
+            s.server.ws_dropped_slow.fetch_add(1, Ordering::Relaxed);
+            Outcome::Gone
+        }
+    }
 }
 
 /// Sends one message; false if the client is gone or too slow (then it is dropped).

@@ -36,11 +36,19 @@ fn stalled_websocket_clients_do_not_stall_the_pipeline() {
     let h = tachyon_ops::start(&cfg, events, stats.clone(), None, None).unwrap();
     let addr = h.local_addr();
 
-    // Clients that connect and then never read a byte.
+    // Clients that connect and then never read a byte. Small receive buffers, so their
+    // sockets fill with this test's few MB (the server sends batches, and loopback
+    // buffers would otherwise hold them all).
     let stalled: Vec<_> = ["/ws/depth/BTC-USDT", "/ws/trades/BTC-USDT"]
         .iter()
         .map(|path| {
-            let (ws, _) = tungstenite::connect(format!("ws://{addr}{path}")).unwrap();
+            let s =
+                socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+            s.set_recv_buffer_size(4096).unwrap();
+            s.connect(&addr.into()).unwrap();
+            let (ws, _) =
+                tungstenite::client(format!("ws://{addr}{path}"), std::net::TcpStream::from(s))
+                    .unwrap();
             ws
         })
         .collect();
@@ -83,16 +91,38 @@ fn stalled_websocket_clients_do_not_stall_the_pipeline() {
     }
     let (_, trades) = get_json(addr, "/api/v1/trades?symbol=BTC-USDT&limit=1");
     assert_eq!(trades[0]["id"].as_u64(), Some(rounds), "every pair traded");
-    let metrics = get(addr, "/metrics").1;
-    let dropped: f64 = metrics
-        .lines()
-        .find_map(|l| {
-            l.strip_prefix("tachyon_ws_dropped_slow_total ")?
-                .parse()
-                .ok()
-        })
-        .unwrap();
-    assert_eq!(dropped, 2.0, "both stalled clients were dropped");
+    // Each client is dropped once its socket has stayed full for ws_send_timeout_ms (or
+    // it fell ws_buffer batches behind). The server writes in batches, so loopback's
+    // socket buffers may still hold everything so far: keep trading (bounded) until both
+    // sockets are full and the timeout expires.
+    let dropped = || -> f64 {
+        get(addr, "/metrics")
+            .1
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix("tachyon_ws_dropped_slow_total ")?
+                    .parse()
+                    .ok()
+            })
+            .unwrap()
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut i = rounds;
+    while dropped() < 2.0 && Instant::now() < deadline {
+        for _ in 0..1_000 {
+            let price = 5_000_000 + (i % 50) as i64;
+            for (account, side) in [(1, Side::Sell), (2, Side::Buy)] {
+                let o = limit_order(account, BTC, side, price, 10, Tif::Gtc);
+                publisher.publish(Command {
+                    ts_ns: wall_clock_ns(),
+                    kind: CommandKind::NewOrder(o),
+                });
+            }
+            i += 1;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(dropped(), 2.0, "both stalled clients were dropped");
     drop(stalled);
     drop(publisher);
     pipeline.shutdown().unwrap();

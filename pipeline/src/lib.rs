@@ -25,6 +25,18 @@ pub use slots::{InSlot, OutEvent};
 pub use tachyon_journal::FsyncPolicy;
 pub use wait::{PhasedWait, WaitMode};
 
+/// Lowers the calling thread's scheduling priority to `nice` (Linux: per thread; a
+/// no-op where that is unsupported or refused). For threads that fan data out to clients
+/// in shared-cores mode: under a burst they yield the two cores to the matcher, the
+/// journaler and the outbound ring's readers, and catch up once it passes.
+pub fn lower_thread_priority(nice: i32) {
+    // SAFETY: gettid and setpriority take and return plain integers; no memory is shared.
+    unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        libc::setpriority(libc::PRIO_PROCESS, tid, nice);
+    }
+}
+
 /// Why the pipeline cannot start or stopped.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PipelineError {

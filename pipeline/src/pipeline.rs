@@ -94,12 +94,31 @@ enum OutProducer {
     Many(SingleProducer<OutEvent, MultiConsumerBarrier>),
 }
 
+/// Spins on a full outbound ring this many times before yielding the core.
+const FULL_RING_SPINS: u32 = 128;
+
 impl OutProducer {
+    /// Publishes, waiting while the ring is full: a short spin, then `yield` between
+    /// attempts. The matcher only waits here when a reader is behind; on shared cores
+    /// that reader (market data, the gateway) may need the very core the matcher would
+    /// otherwise burn spinning (the crate's `publish` spins without end).
     #[inline]
     fn publish(&mut self, ev: OutEvent) {
-        match self {
-            OutProducer::One(p) => p.publish(|slot| *slot = ev),
-            OutProducer::Many(p) => p.publish(|slot| *slot = ev),
+        let mut spins = 0u32;
+        loop {
+            let r = match self {
+                OutProducer::One(p) => p.try_publish(|slot| *slot = ev),
+                OutProducer::Many(p) => p.try_publish(|slot| *slot = ev),
+            };
+            if r.is_ok() {
+                return;
+            }
+            if spins < FULL_RING_SPINS {
+                spins += 1;
+                std::hint::spin_loop();
+            } else {
+                std::thread::yield_now();
+            }
         }
     }
 }

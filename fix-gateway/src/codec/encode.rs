@@ -60,6 +60,31 @@ impl<'b> MessageWriter<'b> {
         w
     }
 
+    /// A writer of bare fields (no header, no BodyLength or CheckSum): encodes a group
+    /// once for [`MessageWriter::raw`] to copy into many messages. End it with
+    /// [`MessageWriter::fields_len`], not `finish`.
+    pub fn fields_only(buf: &'b mut [u8]) -> MessageWriter<'b> {
+        MessageWriter {
+            buf,
+            pos: 0,
+            overflow: false,
+        }
+    }
+
+    /// Bytes written by a [`MessageWriter::fields_only`] writer; `None` if they did not
+    /// fit.
+    pub fn fields_len(&self) -> Option<usize> {
+        (!self.overflow).then_some(self.pos)
+    }
+
+    /// Already-encoded fields (`tag=value` + SOH each), e.g. from a
+    /// [`MessageWriter::fields_only`] writer.
+    pub fn raw(&mut self, fields: &[u8]) -> &mut Self {
+        debug_assert!(fields.is_empty() || fields.last() == Some(&SOH));
+        self.put(fields);
+        self
+    }
+
     fn put(&mut self, bytes: &[u8]) {
         if self.overflow || self.pos + bytes.len() > self.buf.len() {
             self.overflow = true;

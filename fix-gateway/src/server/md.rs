@@ -4,9 +4,21 @@
 //!
 //! Books are sorted `Vec`s preallocated to the engine's `max_levels_per_side` (best
 //! price last, so changes near the top move little memory); nothing allocates per event.
-//! Every book or trade change of a symbol increments its sequence number, sent as
-//! RptSeq(83) on each incremental entry and at the body level of W (as in FIX 5.0), so a
-//! client detects a gap and re-requests a snapshot.
+//!
+//! Per event the work does not grow with the number of subscribers: subscriptions that
+//! want the same thing (symbol, book and/or trades, depth) share a [`Feed`], and an
+//! event appends its entries to each of the symbol's feeds (usually one or two; level
+//! changes conflated per price). The gateway calls [`MarketData::flush`] after each poll
+//! of the ring while it keeps up, and while it is behind only when a feed holds
+//! [`MAX_PENDING_ENTRIES`] or once it has caught up: each X's entries (at most
+//! [`MAX_X_ENTRIES`]) are encoded once and copied to every subscriber of the feed. So
+//! under a burst the fan-out is per batch, not per event, and the outbound ring never
+//! waits on per-subscriber encoding. Every X of a feed takes the feed's next sequence
+//! number, sent as RptSeq(83) on each of its entries; a subscription's W carries the
+//! feed's current number (at body level, as in FIX 5.0), so every subscriber sees
+//! consecutive numbers, detects a gap and re-requests a snapshot.
+
+use std::collections::HashMap;
 
 use tachyon_engine::{Side, SymbolId};
 
@@ -20,6 +32,13 @@ pub(crate) const MAX_SUBS: usize = 4096;
 pub(crate) const MAX_SUBS_PER_SESSION: usize = 64;
 /// Longest MDReqID(262) kept.
 pub(crate) const MAX_REQ_ID: usize = 32;
+/// Most entries in one X (~100 bytes each, well within the gateway's largest message).
+pub(crate) const MAX_X_ENTRIES: usize = 1024;
+/// Most entries a feed holds between flushes (~2.6 MB preallocated per feed): while the
+/// gateway is behind it lets them accumulate; a feed that reaches it makes it flush.
+pub(crate) const MAX_PENDING_ENTRIES: usize = 65_536;
+/// Room for one feed's encoded entries.
+const FEED_BYTES: usize = MAX_X_ENTRIES * 160;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Level {
@@ -104,6 +123,65 @@ struct Book {
     bids: BookSide,
     asks: BookSide,
     seq: u64,
+    /// Changed since the last flush.
+    dirty: bool,
+}
+
+/// What a group of subscriptions shares: the same entries for the same events.
+#[derive(Debug)]
+struct Feed {
+    symbol: SymbolId,
+    /// 0 = full book.
+    depth: usize,
+    book: bool,
+    trades: bool,
+    /// Subscriptions using it (0 = a free slot).
+    users: usize,
+    /// RptSeq(83) of the last X sent on this feed (W carries it, the next X has +1).
+    seq: u64,
+    /// Entries since the last flush (bounded by [`MAX_PENDING_ENTRIES`]); book entries are
+    /// conflated per level (see [`Feed::push_level`]), `DEAD` ones skipped.
+    pending: Vec<Entry>,
+    /// Where each level's entry is in `pending`: (MDEntryType, price) → index.
+    index: HashMap<(u8, i64), u32>,
+}
+
+/// MDUpdateAction of a conflated-away entry (never sent).
+const DEAD: u8 = 0;
+
+impl Feed {
+    /// Queues a level change, merged with an earlier change of the same level in this
+    /// batch so the subscriber gets the net effect: what it holds for a price before the
+    /// X (the first action tells: New = absent, Change/Delete = present) and after it
+    /// (the last: Delete = absent). New then Delete cancel out; Delete then New is a
+    /// Change; New then Change stays New with the last size.
+    fn push_level(&mut self, e: Entry) {
+        let key = (e.entry_type, e.price);
+        if let Some(&i) = self.index.get(&key) {
+            let prev = &mut self.pending[i as usize];
+            let action = match (prev.action, e.action) {
+                (b'0', b'2') => DEAD,
+                (b'0', _) => b'0',
+                (b'2', b'2') => b'2',
+                (b'2', _) => b'1',
+                (_, b'2') => b'2',
+                _ => b'1',
+            };
+            prev.action = action;
+            prev.qty = e.qty;
+            if action == DEAD {
+                self.index.remove(&key);
+            }
+            return;
+        }
+        self.index.insert(key, self.pending.len() as u32);
+        self.pending.push(e);
+    }
+
+    fn clear(&mut self) {
+        self.pending.clear();
+        self.index.clear();
+    }
 }
 
 /// A MarketDataRequest subscription.
@@ -112,11 +190,7 @@ struct Sub {
     slot: usize,
     req_id: [u8; MAX_REQ_ID],
     req_len: usize,
-    symbol: SymbolId,
-    /// 0 = full book.
-    depth: usize,
-    book: bool,
-    trades: bool,
+    feed: usize,
 }
 
 impl Sub {
@@ -132,6 +206,17 @@ pub(crate) struct MdReject {
     pub text: &'static str,
 }
 
+/// What a MarketDataRequest asks for.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Wants {
+    /// MarketDepth(264): 0 = full book.
+    pub depth: usize,
+    /// Bids and offers.
+    pub book: bool,
+    /// Trades.
+    pub trades: bool,
+}
+
 /// An incremental entry to send.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Entry {
@@ -139,6 +224,10 @@ pub(crate) struct Entry {
     pub entry_type: u8,
     pub price: i64,
     pub qty: i64,
+    /// TradeID(1003) of a trade entry (0 for book entries).
+    pub trade_id: u64,
+    /// MDEntryTime(273) of a trade entry: the command's timestamp.
+    pub ts_ns: u64,
 }
 
 /// All books and subscriptions.
@@ -146,6 +235,14 @@ pub(crate) struct Entry {
 pub(crate) struct MarketData {
     books: Vec<Book>,
     subs: Vec<Sub>,
+    feeds: Vec<Feed>,
+    /// Symbols with changes since the last flush.
+    dirty: Vec<SymbolId>,
+    /// A feed holds [`MAX_PENDING_ENTRIES`] - 2 entries or more: flush before the next
+    /// event.
+    full: bool,
+    /// One feed's entries, encoded once per flush and copied into each subscriber's X.
+    encoded: Vec<u8>,
 }
 
 impl MarketData {
@@ -156,9 +253,65 @@ impl MarketData {
                     bids: BookSide::new(true, levels_per_side),
                     asks: BookSide::new(false, levels_per_side),
                     seq: 0,
+                    dirty: false,
                 })
                 .collect(),
             subs: Vec::with_capacity(MAX_SUBS),
+            feeds: Vec::with_capacity(MAX_SUBS),
+            dirty: Vec::with_capacity(symbols),
+            full: false,
+            encoded: vec![0; FEED_BYTES],
+        }
+    }
+
+    /// True when changes await [`MarketData::flush`].
+    pub fn has_pending(&self) -> bool {
+        !self.dirty.is_empty()
+    }
+
+    /// True when a feed is (nearly) full: flush before applying more events.
+    pub fn must_flush(&self) -> bool {
+        self.full
+    }
+
+    /// The feed for these parameters, created if needed (allocates only when the
+    /// number of distinct feeds reaches a new high).
+    fn feed_for(&mut self, symbol: SymbolId, depth: usize, book: bool, trades: bool) -> usize {
+        if let Some(i) = self.feeds.iter().position(|f| {
+            f.users > 0
+                && f.symbol == symbol
+                && f.depth == depth
+                && f.book == book
+                && f.trades == trades
+        }) {
+            return i;
+        }
+        let f = Feed {
+            symbol,
+            depth,
+            book,
+            trades,
+            users: 0,
+            seq: 0,
+            pending: Vec::with_capacity(MAX_PENDING_ENTRIES),
+            index: HashMap::with_capacity(MAX_PENDING_ENTRIES),
+        };
+        if let Some(i) = self.feeds.iter().position(|f| f.users == 0) {
+            self.feeds[i].symbol = symbol;
+            self.feeds[i].depth = depth;
+            self.feeds[i].book = book;
+            self.feeds[i].trades = trades;
+            self.feeds[i].seq = 0;
+            self.feeds[i].clear();
+            return i;
+        }
+        self.feeds.push(f);
+        self.feeds.len() - 1
+    }
+
+    fn release_feeds(&mut self, removed: impl Iterator<Item = usize>) {
+        for f in removed {
+            self.feeds[f].users -= 1;
         }
     }
 
@@ -208,44 +361,78 @@ impl MarketData {
         let mut id = [0u8; MAX_REQ_ID];
         id[..req_id.len()].copy_from_slice(req_id);
         for &symbol in symbols {
+            let feed = self.feed_for(symbol, depth, book, trades);
+            self.feeds[feed].users += 1;
             self.subs.push(Sub {
                 slot,
                 req_id: id,
                 req_len: req_id.len(),
-                symbol,
-                depth,
-                book,
-                trades,
+                feed,
             });
         }
         Ok(())
     }
 
+    /// Removes the subscriptions `keep` refuses; true if any.
+    fn remove_subs(&mut self, keep: impl Fn(&Sub) -> bool) -> bool {
+        let mut removed = [0usize; MAX_SUBS_PER_SESSION];
+        let mut n = 0;
+        self.subs.retain(|s| {
+            let k = keep(s);
+            if !k {
+                assert!(
+                    n < removed.len(),
+                    "at most MAX_SUBS_PER_SESSION per session"
+                );
+                removed[n] = s.feed;
+                n += 1;
+            }
+            k
+        });
+        self.release_feeds(removed[..n].iter().copied());
+        n > 0
+    }
+
     /// Removes the session's subscriptions with this MDReqID; false if none.
     pub fn unsubscribe(&mut self, slot: usize, req_id: &[u8]) -> bool {
-        let before = self.subs.len();
-        self.subs
-            .retain(|s| !(s.slot == slot && s.req_id() == req_id));
-        before != self.subs.len()
+        self.remove_subs(|s| !(s.slot == slot && s.req_id() == req_id))
     }
 
     /// Drops every subscription of a session (it disconnected).
     pub fn drop_session(&mut self, slot: usize) {
-        self.subs.retain(|s| s.slot != slot);
+        self.remove_subs(|s| s.slot != slot);
     }
 
-    /// Writes a W body for `symbol` (top `depth` levels, 0 = all).
+    /// Writes a W body for `symbol` (top `depth` levels, 0 = all) for a request with these
+    /// parameters.
     pub fn write_snapshot(
         &self,
         w: &mut MessageWriter<'_>,
         markets: &Markets,
         req_id: &[u8],
         symbol: SymbolId,
-        depth: usize,
-        book: bool,
+        wants: Wants,
     ) {
+        let Wants {
+            depth,
+            book,
+            trades,
+        } = wants;
         let m = markets.get(symbol).expect("validated symbol");
         let b = &self.books[symbol.0 as usize];
+        // A subscription's W carries its feed's RptSeq (its first X has the next); a
+        // snapshot without subscription, the symbol's count of batches.
+        let seq = self
+            .feeds
+            .iter()
+            .find(|f| {
+                f.users > 0
+                    && f.symbol == symbol
+                    && f.depth == depth
+                    && f.book == book
+                    && f.trades == trades
+            })
+            .map_or(b.seq, |f| f.seq);
         let take = |side: &BookSide| {
             if !book {
                 0
@@ -258,7 +445,7 @@ impl MarketData {
         let (nb, na) = (take(&b.bids), take(&b.asks));
         w.field(262, req_id)
             .field(55, m.symbol.as_bytes())
-            .field_uint(83, b.seq)
+            .field_uint(83, seq)
             .field_uint(268, (nb + na) as u64);
         for (side, n, t) in [(&b.bids, nb, b"0"), (&b.asks, na, b"1")] {
             for pos in 0..n {
@@ -271,16 +458,35 @@ impl MarketData {
         }
     }
 
-    /// Applies a level update; calls `send(slot, req_id, entries, seq)` for every
-    /// subscription that must hear about it.
-    pub fn on_level(
-        &mut self,
-        symbol: SymbolId,
-        side: Side,
-        price: i64,
-        qty: i64,
-        mut send: impl FnMut(usize, &[u8], &[Entry], u64),
-    ) {
+    fn mark_dirty(&mut self, symbol: SymbolId) {
+        let b = &mut self.books[symbol.0 as usize];
+        if !b.dirty {
+            b.dirty = true;
+            self.dirty.push(symbol);
+        }
+    }
+
+    fn push(&mut self, feed: usize, entries: &[Entry]) {
+        let f = &mut self.feeds[feed];
+        assert!(
+            f.pending.len() + entries.len() <= MAX_PENDING_ENTRIES,
+            "feed flushed before it overflows"
+        );
+        for &e in entries {
+            if e.entry_type == b'2' {
+                f.pending.push(e);
+            } else {
+                f.push_level(e);
+            }
+        }
+        if f.pending.len() + 2 > MAX_PENDING_ENTRIES {
+            self.full = true;
+        }
+    }
+
+    /// Applies a level update and queues its entries on the symbol's book feeds.
+    pub fn on_level(&mut self, symbol: SymbolId, side: Side, price: i64, qty: i64) {
+        assert!(!self.full, "flush when must_flush()");
         let Some(b) = self.books.get_mut(symbol.0 as usize) else {
             return;
         };
@@ -292,23 +498,26 @@ impl MarketData {
         if change == LevelChange::Nothing {
             return;
         }
-        b.seq += 1;
-        let seq = b.seq;
-        let bs = match side {
-            Side::Buy => &b.bids,
-            Side::Sell => &b.asks,
-        };
-        for s in &self.subs {
-            if s.symbol != symbol || !s.book {
+        self.mark_dirty(symbol);
+        for f in 0..self.feeds.len() {
+            let feed = &self.feeds[f];
+            if feed.users == 0 || feed.symbol != symbol || !feed.book {
                 continue;
             }
+            let b = &self.books[symbol.0 as usize];
+            let bs = match side {
+                Side::Buy => &b.bids,
+                Side::Sell => &b.asks,
+            };
             let mut entries = [Entry {
                 action: b'0',
                 entry_type: t,
                 price,
                 qty,
+                trade_id: 0,
+                ts_ns: 0,
             }; 2];
-            let n = match (change, s.depth) {
+            let n = match (change, feed.depth) {
                 (LevelChange::New(_), 0) => 1,
                 (LevelChange::Change(_), 0) => {
                     entries[0].action = b'1';
@@ -327,6 +536,8 @@ impl MarketData {
                                 entry_type: t,
                                 price: out.price,
                                 qty: 0,
+                                trade_id: 0,
+                                ts_ns: 0,
                             };
                             2
                         }
@@ -347,6 +558,8 @@ impl MarketData {
                                 entry_type: t,
                                 price: inn.price,
                                 qty: inn.qty,
+                                trade_id: 0,
+                                ts_ns: 0,
                             };
                             2
                         }
@@ -356,51 +569,98 @@ impl MarketData {
                 _ => 0,
             };
             if n > 0 {
-                send(s.slot, s.req_id(), &entries[..n], seq);
+                self.push(f, &entries[..n]);
             }
         }
     }
 
-    /// A trade on `symbol`: one new trade entry (MDEntryType 2) to trade subscribers.
-    pub fn on_trade(
-        &mut self,
-        symbol: SymbolId,
-        price: i64,
-        qty: i64,
-        mut send: impl FnMut(usize, &[u8], &[Entry], u64),
-    ) {
-        let Some(b) = self.books.get_mut(symbol.0 as usize) else {
+    /// A trade on `symbol`: queues one new trade entry (MDEntryType 2) on its trade feeds.
+    pub fn on_trade(&mut self, symbol: SymbolId, trade_id: u64, price: i64, qty: i64, ts_ns: u64) {
+        assert!(!self.full, "flush when must_flush()");
+        if symbol.0 as usize >= self.books.len() {
             return;
-        };
-        b.seq += 1;
-        let seq = b.seq;
+        }
+        self.mark_dirty(symbol);
         let e = [Entry {
             action: b'0',
             entry_type: b'2',
             price,
             qty,
+            trade_id,
+            ts_ns,
         }];
-        for s in &self.subs {
-            if s.symbol == symbol && s.trades {
-                send(s.slot, s.req_id(), &e, seq);
+        for f in 0..self.feeds.len() {
+            let feed = &self.feeds[f];
+            if feed.users > 0 && feed.symbol == symbol && feed.trades {
+                self.push(f, &e);
             }
+        }
+    }
+
+    /// Ends a batch: each subscriber of a feed with entries gets them in X messages of
+    /// at most [`MAX_X_ENTRIES`] (usually one), each with the feed's next sequence
+    /// number, through `send(slot, body)` where `body` writes the X body. Each X is
+    /// encoded once per feed.
+    pub fn flush(
+        &mut self,
+        markets: &Markets,
+        mut send: impl FnMut(usize, &mut dyn FnMut(&mut MessageWriter<'_>)),
+    ) {
+        self.full = false;
+        if self.dirty.is_empty() {
+            return;
+        }
+        for &sym in &self.dirty {
+            let b = &mut self.books[sym.0 as usize];
+            b.seq += 1;
+            b.dirty = false;
+        }
+        self.dirty.clear();
+        for f in 0..self.feeds.len() {
+            let feed = &mut self.feeds[f];
+            let mut i = 0;
+            while i < feed.pending.len() {
+                // The next run of entries holding MAX_X_ENTRIES live ones at most.
+                let (mut j, mut live) = (i, 0u64);
+                while j < feed.pending.len() && live < MAX_X_ENTRIES as u64 {
+                    if feed.pending[j].action != DEAD {
+                        live += 1;
+                    }
+                    j += 1;
+                }
+                if live == 0 {
+                    break;
+                }
+                feed.seq += 1;
+                let len = {
+                    let mut w = MessageWriter::fields_only(&mut self.encoded);
+                    write_entries(&mut w, markets, feed.symbol, &feed.pending[i..j], feed.seq);
+                    w.fields_len()
+                        .expect("MAX_X_ENTRIES entries fit FEED_BYTES")
+                };
+                let body = &self.encoded[..len];
+                for s in self.subs.iter().filter(|s| s.feed == f) {
+                    send(s.slot, &mut |w: &mut MessageWriter<'_>| {
+                        w.field(262, s.req_id()).field_uint(268, live).raw(body);
+                    });
+                }
+                i = j;
+            }
+            feed.clear();
         }
     }
 }
 
-/// Writes an X body.
-pub(crate) fn write_incremental(
+/// Writes the MDEntries of an X (after NoMDEntries(268)).
+fn write_entries(
     w: &mut MessageWriter<'_>,
     markets: &Markets,
-    req_id: &[u8],
     symbol: SymbolId,
     entries: &[Entry],
     seq: u64,
-    ts_ns: u64,
 ) {
     let m = markets.get(symbol).expect("event symbol");
-    w.field(262, req_id).field_uint(268, entries.len() as u64);
-    for e in entries {
+    for e in entries.iter().filter(|e| e.action != DEAD) {
         w.field(279, &[e.action])
             .field(269, &[e.entry_type])
             .field(55, m.symbol.as_bytes())
@@ -409,7 +669,7 @@ pub(crate) fn write_incremental(
             w.field_steps(271, e.qty, &m.qty);
         }
         if e.entry_type == b'2' {
-            w.field_timestamp(273, ts_ns);
+            w.field_timestamp(273, e.ts_ns).field_uint(1003, e.trade_id);
         }
         w.field_uint(83, seq);
     }

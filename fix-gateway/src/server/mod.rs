@@ -66,6 +66,11 @@ const TIMER_EVERY: Duration = Duration::from_millis(100);
 /// 20k orders/s, same load: 50 µs of spin gave p50 0.85–1.0 ms, p99 14–20 ms; none gave
 /// p50 75–150 µs, p99 4.7–5.7 ms). Wake-ups come from socket readiness and ReleaseWake.
 const IDLE_SPIN: Duration = Duration::from_micros(0);
+/// A poll of the outbound ring that returns this many events means the gateway is
+/// behind: market data then accumulates (up to `md::MAX_PENDING_ENTRIES` per feed) and
+/// market-data sessions are written in big pieces. When it keeps up, polls return a
+/// command's events and market data goes out after each poll.
+const BEHIND_EVENTS: usize = 64;
 /// An unbound connection must send a Logon within this.
 const LOGON_TIMEOUT: Duration = Duration::from_secs(10);
 /// On shutdown, wait this long for Logout replies.
@@ -236,6 +241,17 @@ impl SessionStore for AnyStore {
 
 /// Encodes and stores one reply for slot `i` (dropped for a disconnected session that
 /// resets at its next Logon: nobody could ever receive it).
+/// Sends the market data queued since the last flush (see [`MarketData::flush`]) to the
+/// connected subscribers.
+fn flush_md(md: &mut MarketData, slots: &mut [Slot], markets: &Markets, now: u64) {
+    md.flush(markets, |slot, body| {
+        let s = &mut slots[slot];
+        if s.conn.is_some() {
+            let _ = s.session.send_transient(now, b"X", |w| body(w));
+        }
+    });
+}
+
 fn deliver(
     slots: &mut [Slot],
     i: usize,
@@ -295,6 +311,9 @@ struct Conn {
     accepted: Instant,
     /// Registered for WRITABLE (a write hit WouldBlock).
     want_write: bool,
+    /// A write hit WouldBlock and no WRITABLE edge came since: don't try again (a busy
+    /// loop would otherwise pay one failing `write` per connection per iteration).
+    blocked: bool,
     /// Raw bytes to send before closing (refusals outside any session).
     raw_out: Vec<u8>,
     /// Close once `raw_out` (or the session's outbound) is written.
@@ -319,6 +338,12 @@ struct Io {
     next_timer: Instant,
     /// Scratch for writing a reply to one session (avoids borrowing the slot twice).
     scratch: Vec<u8>,
+    /// The last poll of the outbound ring returned at least [`BEHIND_EVENTS`]: the
+    /// gateway is catching up, so market-data sessions are written in bigger pieces.
+    behind: bool,
+    /// A market-data session's frames were held back by `behind`: poll again without
+    /// sleeping so they go out as soon as the ring is drained.
+    md_deferred: bool,
     /// L2 books and market data subscriptions.
     md: MarketData,
     /// Drop-copy sessions (slot indexes) by account.
@@ -449,6 +474,8 @@ impl Io {
             local_exec_id: tachyon_pipeline::wall_clock_ns(),
             next_timer: Instant::now() + TIMER_EVERY,
             scratch: vec![0u8; 8192],
+            behind: false,
+            md_deferred: false,
         })
     }
 
@@ -468,7 +495,7 @@ impl Io {
                     return;
                 }
             }
-            let busy = self.has_backlog();
+            let busy = self.has_backlog() || self.md_deferred || self.md.has_pending();
             let spin = busy || last_work.elapsed() < IDLE_SPIN || stopping.is_some();
             let timeout = if spin {
                 Some(Duration::ZERO)
@@ -496,6 +523,9 @@ impl Io {
                         if let Some(c) = self.conns[i].as_mut() {
                             if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
                                 c.readable = true;
+                            }
+                            if ev.is_writable() || ev.is_write_closed() || ev.is_error() {
+                                c.blocked = false;
                             }
                         }
                     }
@@ -555,6 +585,7 @@ impl Io {
                         slot: None,
                         accepted: Instant::now(),
                         want_write: false,
+                        blocked: false,
                         raw_out: Vec::new(),
                         close_after_write: false,
                     });
@@ -906,6 +937,8 @@ impl Io {
         now: u64,
         o: &crate::messages::MarketDataRequest<'_>,
     ) {
+        // Changes held back while behind go out first: the snapshot below includes them.
+        flush_md(&mut self.md, &mut self.slots, &self.markets, now);
         let req_id = o.req_id;
         let reject = |io: &mut Io, code: u8, text: &str| {
             io.send(s, now, b"Y", |w| {
@@ -974,7 +1007,17 @@ impl Io {
                 md, markets, slots, ..
             } = self;
             let sent = slots[s].session.send_transient(now, b"W", |w| {
-                md.write_snapshot(w, markets, req_id, sym, depth, book)
+                md.write_snapshot(
+                    w,
+                    markets,
+                    req_id,
+                    sym,
+                    md::Wants {
+                        depth,
+                        book,
+                        trades,
+                    },
+                )
             });
             if !sent {
                 // The book does not fit one message (MAX_OUTBOUND_MESSAGE): refuse
@@ -1262,15 +1305,6 @@ impl Io {
                     }
                 },
             );
-            let mut send_md = |slot: usize, req_id: &[u8], symbol, entries: &[md::Entry], seq| {
-                let s = &mut slots[slot];
-                if s.conn.is_none() {
-                    return;
-                }
-                let _ = s.session.send_transient(now, b"X", |w| {
-                    md::write_incremental(w, markets, req_id, symbol, entries, seq, ev.ts_ns)
-                });
-            };
             match &ev.event {
                 tachyon_engine::Event::BookLevel {
                     symbol,
@@ -1278,13 +1312,17 @@ impl Io {
                     price,
                     qty,
                     ..
-                } => md.on_level(*symbol, *side, price.0, qty.0, |sl, id, e, seq| {
-                    send_md(sl, id, *symbol, e, seq)
-                }),
+                } => {
+                    if md.must_flush() {
+                        flush_md(md, slots, markets, now);
+                    }
+                    md.on_level(*symbol, *side, price.0, qty.0);
+                }
                 tachyon_engine::Event::Trade(t) => {
-                    md.on_trade(t.symbol, t.price.0, t.qty.0, |sl, id, e, seq| {
-                        send_md(sl, id, t.symbol, e, seq)
-                    })
+                    if md.must_flush() {
+                        flush_md(md, slots, markets, now);
+                    }
+                    md.on_trade(t.symbol, t.trade_id, t.price.0, t.qty.0, ev.ts_ns);
                 }
                 tachyon_engine::Event::ApiKeyCreated(k) => {
                     if auth.add_api_key(k) {
@@ -1300,13 +1338,21 @@ impl Io {
                 _ => {}
             }
         });
+        let n = match r {
+            PollResult::Released(n) => n,
+            PollResult::Shutdown => 0,
+        };
+        self.behind = n >= BEHIND_EVENTS;
+        // Market data: one X per subscriber for the batch. While the gateway is behind,
+        // entries keep accumulating (up to md::MAX_PENDING_ENTRIES per feed; flushed
+        // earlier only when a feed is full) and go out once it has caught up.
+        if !self.behind {
+            flush_md(&mut self.md, &mut self.slots, &self.markets, now);
+        }
         if !self.revoked.is_empty() {
             self.end_revoked_sessions(now);
         }
-        match r {
-            PollResult::Released(n) => n > 0,
-            PollResult::Shutdown => false,
-        }
+        n > 0
     }
 
     /// Logs out the sessions logged on with a key that was just revoked.
@@ -1395,18 +1441,22 @@ impl Io {
         if let Some(c) = store_failed {
             self.close(c, "session store failed");
         }
+        let mut md_deferred = false;
         for i in 0..self.conns.len() {
             let Some(c) = self.conns[i].as_mut() else {
                 continue;
             };
             let mut failed: Option<String> = None;
             // Raw bytes first (refusals, the last frames of an ended session).
-            while !c.raw_out.is_empty() {
+            while !c.blocked && !c.raw_out.is_empty() {
                 match c.stream.write(&c.raw_out) {
                     Ok(n) => {
                         c.raw_out.drain(..n);
                     }
-                    Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                        c.blocked = true;
+                        break;
+                    }
                     Err(e) if e.kind() == ErrorKind::Interrupted => {}
                     Err(e) => {
                         failed = Some(format!("write error: {e}"));
@@ -1415,11 +1465,25 @@ impl Io {
                 }
             }
             if let Some(s) = c.slot {
+                // While the gateway catches up with a burst, a market-data session's
+                // frames wait until a quarter of fix.max_outbound_bytes is queued (or
+                // the ring is drained): the CPU the burst needs stays with the matcher
+                // and the writes come in big pieces after it. Order-entry sessions are
+                // written at once.
+                let defer = self.behind
+                    && self.slots[s].cfg.kind == SessionKind::MarketData
+                    && self.slots[s].session.outbound().len() < self.max_outbound / 4;
                 let session = &mut self.slots[s].session;
-                while !session.outbound().is_empty() {
+                if defer && !session.outbound().is_empty() {
+                    md_deferred = true;
+                }
+                while !defer && !c.blocked && !session.outbound().is_empty() {
                     match c.stream.write(session.outbound()) {
                         Ok(n) => session.consume_outbound(n),
-                        Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                        Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                            c.blocked = true;
+                            break;
+                        }
                         Err(e) if e.kind() == ErrorKind::Interrupted => {}
                         Err(e) => {
                             failed = Some(format!("write error: {e}"));
@@ -1459,6 +1523,7 @@ impl Io {
                         .reregister(&mut c.stream, Token(i + FIRST_CONN), interest);
             }
         }
+        self.md_deferred = md_deferred;
         // Sessions without a connection: their messages are stored for resend; drop the
         // wire copy so it doesn't accumulate.
         for s in &mut self.slots {

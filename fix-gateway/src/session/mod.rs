@@ -243,6 +243,9 @@ pub struct Session<S: SessionStore> {
     /// Highest seq seen while a ResendRequest of ours is outstanding.
     resend_pending_to: Option<u64>,
     outbox: Vec<u8>,
+    /// Bytes at the front of `outbox` already written (dropped lazily, so a large
+    /// backlog written in pieces is not moved once per write).
+    outbox_sent: usize,
     scratch: Vec<u8>,
     /// The admin-created API key the current logon authenticated with (so revoking the
     /// key can end the session).
@@ -265,6 +268,7 @@ impl<S: SessionStore> Session<S> {
             violations: 0,
             resend_pending_to: None,
             outbox: Vec::with_capacity(64 * 1024),
+            outbox_sent: 0,
             scratch,
             logon_key: None,
         }
@@ -295,17 +299,26 @@ impl<S: SessionStore> Session<S> {
     }
     /// Encoded frames waiting to be written.
     pub fn outbound(&self) -> &[u8] {
-        &self.outbox
+        &self.outbox[self.outbox_sent..]
     }
     /// Drops the first `n` written bytes of [`Session::outbound`].
     pub fn consume_outbound(&mut self, n: usize) {
-        self.outbox.drain(..n.min(self.outbox.len()));
+        self.outbox_sent = (self.outbox_sent + n).min(self.outbox.len());
+        if self.outbox_sent == self.outbox.len() {
+            self.outbox.clear();
+            self.outbox_sent = 0;
+        } else if self.outbox_sent >= 64 * 1024 && self.outbox_sent * 2 >= self.outbox.len() {
+            // Moves at most as many bytes as were written since the last move.
+            self.outbox.drain(..self.outbox_sent);
+            self.outbox_sent = 0;
+        }
     }
 
     /// A TCP connection was accepted for this session.
     pub fn on_connect(&mut self, now_ns: u64) {
         self.state = SessionState::AwaitingLogon { since_ns: now_ns };
         self.outbox.clear();
+        self.outbox_sent = 0;
         self.violations = 0;
         self.resend_pending_to = None;
         self.bucket = TokenBucket::new(&self.cfg.throttle, now_ns);
@@ -315,6 +328,7 @@ impl<S: SessionStore> Session<S> {
     pub fn on_disconnect(&mut self) {
         self.state = SessionState::Disconnected;
         self.outbox.clear();
+        self.outbox_sent = 0;
     }
 
     fn persist_seq(&mut self) -> bool {
