@@ -33,15 +33,15 @@ fn main() {
             i += 1;
             continue;
         }
-        let v = args.get(i + 1).and_then(|v| v.replace('_', "").parse::<u64>().ok());
+        let v = args
+            .get(i + 1)
+            .and_then(|v| v.replace('_', "").parse::<u64>().ok());
         match (args[i].as_str(), v) {
             ("--rate", Some(v)) => rate = v.max(1),
             ("--count", Some(v)) => count = v.max(1),
             ("--consumers", Some(v @ 1..=2)) => consumers = v as usize,
             _ => {
-                eprintln!(
-                    "usage: handoff-floor [--rate R] [--count N] [--consumers 1|2] [--spin]"
-                );
+                eprintln!("usage: handoff-floor [--rate R] [--count N] [--consumers 1|2] [--spin]");
                 std::process::exit(2)
             }
         }
@@ -49,7 +49,9 @@ fn main() {
     }
     let sent = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
-    let acks: Vec<Arc<AtomicU64>> = (0..consumers).map(|_| Arc::new(AtomicU64::new(0))).collect();
+    let acks: Vec<Arc<AtomicU64>> = (0..consumers)
+        .map(|_| Arc::new(AtomicU64::new(0)))
+        .collect();
     let threads: Vec<_> = acks
         .iter()
         .enumerate()
