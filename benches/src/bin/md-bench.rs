@@ -50,8 +50,9 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
+use benches::fixload::client::{new_hist, wall_ns};
 use hdrhistogram::Histogram;
 use tachyon_config::Config;
 use tachyon_engine::{
@@ -245,17 +246,6 @@ fn publish(p: &mut CommandPublisher, cmd: Command) {
             std::thread::yield_now();
         }
     }
-}
-
-fn new_hist() -> Histogram<u64> {
-    Histogram::new_with_bounds(1, 120_000_000_000, 3).expect("histogram bounds")
-}
-
-fn wall_ns() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_nanos() as u64
 }
 
 /// Runs `nice(19)` on the calling thread (Linux: per-thread priority).

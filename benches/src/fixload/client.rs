@@ -207,11 +207,13 @@ impl LoadResult {
     }
 }
 
-fn new_hist() -> Histogram<u64> {
+/// A latency histogram in ns, 1 ns to 120 s, 3 significant digits.
+pub fn new_hist() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 120_000_000_000, 3).expect("histogram bounds")
 }
 
-fn wall_ns() -> u64 {
+/// Wall-clock time, ns since the Unix epoch.
+pub fn wall_ns() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default()
