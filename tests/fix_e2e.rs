@@ -701,6 +701,12 @@ fn market_data_snapshot_plus_incrementals_equal_the_engine_book_and_drop_copy_se
             sub(&mut md, "late", "0");
         }
     }
+    // The two sessions' orders interleave as the gateway happens to read them, so the
+    // random flow alone may leave one side of the book empty: one resting order on each
+    // side, outside the flow's price range, keeps the comparison below meaningful.
+    nos(&mut a, "floor", "1", "49000.00", "0.00100", &[]);
+    nos(&mut a, "ceiling", "2", "51000.00", "0.00100", &[]);
+    sent += 2;
     // Every order got at least one ExecutionReport on its session; collect ExecIDs.
     let drain = |c: &mut FixClient, ids: &mut std::collections::BTreeSet<String>| {
         while let Some(m) = c.recv_timeout(Duration::from_millis(500)) {
