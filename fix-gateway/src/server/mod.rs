@@ -454,6 +454,7 @@ impl Io {
                 },
             );
         }
+        orders.settle();
         Ok(Io {
             poll,
             listener,
@@ -1342,6 +1343,7 @@ impl Io {
             PollResult::Released(n) => n,
             PollResult::Shutdown => 0,
         };
+        self.orders.settle();
         self.behind = n >= BEHIND_EVENTS;
         // Market data: one X per subscriber for the batch. While the gateway is behind,
         // entries keep accumulating (up to md::MAX_PENDING_ENTRIES per feed; flushed

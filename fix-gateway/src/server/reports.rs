@@ -279,28 +279,65 @@ impl CachedOrder {
 
 /// Open orders by engine id, and (account, ClOrdID) → id. Preallocated; grows only at a
 /// new high-water mark of open orders.
+///
+/// The order accepted last waits in `fresh` until the next order is accepted or the
+/// gateway calls [`OrderCache::settle`] after a batch of events: an IOC, FOK or market
+/// order that ends in the command that placed it (accepted, then canceled or filled)
+/// never touches the maps. Engine order ids are sequential and chosen by the engine, so
+/// `by_id` uses a fast non-keyed hash; ClOrdIDs come from clients, so `by_cl` keeps the
+/// standard library's keyed SipHash (no crafted-collision slowdown).
 #[derive(Debug)]
 pub(crate) struct OrderCache {
-    pub by_id: HashMap<u64, CachedOrder>,
-    pub by_cl: HashMap<(u32, ClOrdId), u64>,
+    by_id: HashMap<u64, CachedOrder, rustc_hash::FxBuildHasher>,
+    by_cl: HashMap<(u32, ClOrdId), u64>,
+    fresh: Option<(u64, CachedOrder)>,
 }
 
 impl OrderCache {
     pub fn with_capacity(n: usize) -> OrderCache {
         OrderCache {
-            by_id: HashMap::with_capacity(n),
+            by_id: HashMap::with_capacity_and_hasher(n, rustc_hash::FxBuildHasher),
             by_cl: HashMap::with_capacity(n),
+            fresh: None,
         }
     }
 
+    /// Remembers a newly accepted order (it waits in `fresh`; the previous fresh one
+    /// moves into the maps).
     pub fn insert(&mut self, id: u64, o: CachedOrder) {
-        if !o.cl_ord_id.as_bytes().is_empty() {
-            self.by_cl.insert((o.account, o.cl_ord_id), id);
+        self.settle();
+        self.fresh = Some((id, o));
+    }
+
+    /// Moves the fresh order, if any, into the maps.
+    pub fn settle(&mut self) {
+        if let Some((id, o)) = self.fresh.take() {
+            if !o.cl_ord_id.as_bytes().is_empty() {
+                self.by_cl.insert((o.account, o.cl_ord_id), id);
+            }
+            self.by_id.insert(id, o);
         }
-        self.by_id.insert(id, o);
+    }
+
+    pub fn get(&self, id: u64) -> Option<&CachedOrder> {
+        match &self.fresh {
+            Some((f, o)) if *f == id => Some(o),
+            _ => self.by_id.get(&id),
+        }
+    }
+
+    pub fn get_mut(&mut self, id: u64) -> Option<&mut CachedOrder> {
+        match &mut self.fresh {
+            Some((f, o)) if *f == id => Some(o),
+            _ => self.by_id.get_mut(&id),
+        }
     }
 
     fn remove(&mut self, id: u64) {
+        if matches!(self.fresh, Some((f, _)) if f == id) {
+            self.fresh = None;
+            return;
+        }
         if let Some(o) = self.by_id.remove(&id) {
             if self.by_cl.get(&(o.account, o.cl_ord_id)) == Some(&id) {
                 self.by_cl.remove(&(o.account, o.cl_ord_id));
@@ -308,13 +345,37 @@ impl OrderCache {
         }
     }
 
+    /// Replaces a cached order's state (its ClOrdID may change: a replace).
+    fn update(&mut self, id: u64, c: CachedOrder) {
+        if let Some((f, o)) = &mut self.fresh {
+            if *f == id {
+                *o = c;
+                return;
+            }
+        }
+        self.remove(id);
+        self.settle();
+        self.fresh = Some((id, c));
+    }
+
     pub fn find(&self, account: u32, target: OrderRef) -> Option<(u64, &CachedOrder)> {
         let id = match target {
             OrderRef::Id(id) => id.0,
-            OrderRef::ClOrdId(cl) => *self.by_cl.get(&(account, cl))?,
+            OrderRef::ClOrdId(cl) => match &self.fresh {
+                Some((f, o)) if o.account == account && o.cl_ord_id == cl => *f,
+                _ => *self.by_cl.get(&(account, cl))?,
+            },
         };
-        let o = self.by_id.get(&id)?;
+        let o = self.get(id)?;
         (o.account == account).then_some((id, o))
+    }
+
+    /// Every cached order, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = (u64, &CachedOrder)> {
+        self.fresh
+            .iter()
+            .map(|(id, o)| (*id, o))
+            .chain(self.by_id.iter().map(|(id, o)| (*id, o)))
     }
 }
 
@@ -406,7 +467,7 @@ pub(crate) fn on_event(
                 (&t.maker, t.taker_side.opposite(), 1u8),
                 (&t.taker, t.taker_side, 2u8),
             ] {
-                let cached = cache.by_id.get_mut(&fill.order_id.0);
+                let cached = cache.get_mut(fill.order_id.0);
                 let (price, qty, ord_type) = match cached {
                     Some(c) => {
                         c.leaves = fill.leaves.0;
@@ -456,7 +517,7 @@ pub(crate) fn on_event(
             request_cl_ord_id,
             ..
         } => {
-            let ord_type = cache.by_id.get(&state.order_id.0).map(|c| c.ord_type);
+            let ord_type = cache.get(state.order_id.0).map(|c| c.ord_type);
             let by_request = matches!(reason, CancelReason::UserRequest)
                 && !request_cl_ord_id.as_bytes().is_empty();
             let (cl, orig) = if by_request {
@@ -484,7 +545,7 @@ pub(crate) fn on_event(
             cache.remove(state.order_id.0);
         }
         Event::OrderReduced { state, .. } => {
-            let ord_type = match cache.by_id.get_mut(&state.order_id.0) {
+            let ord_type = match cache.get_mut(state.order_id.0) {
                 Some(c) => {
                     c.leaves = state.leaves.0;
                     c.qty = state.qty.0;
@@ -503,7 +564,7 @@ pub(crate) fn on_event(
             orig_cl_ord_id,
             ..
         } => {
-            let ord_type = match cache.by_id.get(&state.order_id.0).copied() {
+            let ord_type = match cache.get(state.order_id.0).copied() {
                 Some(mut c) => {
                     c.price = state.price.0;
                     c.qty = state.qty.0;
@@ -512,8 +573,7 @@ pub(crate) fn on_event(
                     c.cum_cost = state.cum_cost;
                     c.cl_ord_id = state.cl_ord_id;
                     let ot = c.ord_type;
-                    cache.remove(state.order_id.0);
-                    cache.insert(state.order_id.0, c);
+                    cache.update(state.order_id.0, c);
                     Some(ot)
                 }
                 None => None,
@@ -691,10 +751,9 @@ pub(crate) fn open_orders_of(
     symbol: Option<SymbolId>,
 ) -> Vec<(u64, CachedOrder)> {
     let mut v: Vec<(u64, CachedOrder)> = cache
-        .by_id
         .iter()
         .filter(|(_, o)| o.account == account.0 && symbol.is_none_or(|s| s == o.symbol))
-        .map(|(id, o)| (*id, *o))
+        .map(|(id, o)| (id, *o))
         .collect();
     v.sort_unstable_by_key(|(id, _)| *id);
     v
@@ -703,6 +762,77 @@ pub(crate) fn open_orders_of(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn cached(account: u32, cl: &str) -> CachedOrder {
+        CachedOrder {
+            account,
+            symbol: SymbolId(0),
+            side: Side::Buy,
+            ord_type: OrdType::Limit,
+            cl_ord_id: ClOrdId::new(cl.as_bytes()).expect("valid ClOrdID"),
+            price: 100,
+            qty: 5,
+            leaves: 5,
+            cum_qty: 0,
+            cum_cost: 0,
+        }
+    }
+
+    fn cl(s: &str) -> OrderRef {
+        OrderRef::ClOrdId(ClOrdId::new(s.as_bytes()).expect("valid ClOrdID"))
+    }
+
+    /// The order accepted last is found by id and by ClOrdID before and after it moves
+    /// into the maps; removing it while fresh leaves the maps untouched; a replace of a
+    /// settled order re-keys it under the new ClOrdID.
+    #[test]
+    fn order_cache_fresh_slot_behaves_like_the_maps() {
+        let mut c = OrderCache::with_capacity(4);
+        c.insert(1, cached(7, "a"));
+        assert_eq!(c.find(7, cl("a")).map(|(id, _)| id), Some(1));
+        assert!(
+            c.find(8, cl("a")).is_none(),
+            "another account's order is not found"
+        );
+        // An IOC that dies in its own command: accepted then removed while fresh.
+        c.insert(2, cached(7, "ioc"));
+        assert_eq!(
+            c.find(7, cl("a")).map(|(id, _)| id),
+            Some(1),
+            "settled on insert"
+        );
+        c.get_mut(2).expect("fresh").leaves = 0;
+        c.remove(2);
+        c.settle();
+        assert!(c.get(2).is_none() && c.find(7, cl("ioc")).is_none());
+        assert_eq!(
+            (c.by_id.len(), c.by_cl.len()),
+            (1, 1),
+            "the IOC never reached the maps"
+        );
+        // Replace a settled order: new ClOrdID, old one gone.
+        let mut r = *c.get(1).expect("settled");
+        r.cl_ord_id = ClOrdId::new(b"b").expect("valid");
+        r.price = 101;
+        c.update(1, r);
+        assert!(c.find(7, cl("a")).is_none());
+        assert_eq!(c.find(7, cl("b")).map(|(_, o)| o.price), Some(101));
+        c.settle();
+        assert_eq!(c.find(7, cl("b")).map(|(_, o)| o.price), Some(101));
+        assert!(c.find(7, cl("a")).is_none());
+        assert_eq!(c.iter().count(), 1);
+        // Replace while fresh.
+        c.insert(3, cached(7, "c"));
+        let mut r = *c.get(3).expect("fresh");
+        r.cl_ord_id = ClOrdId::new(b"d").expect("valid");
+        c.update(3, r);
+        c.settle();
+        assert!(c.find(7, cl("c")).is_none());
+        assert_eq!(c.find(7, cl("d")).map(|(id, _)| id), Some(3));
+        let mut ids: Vec<u64> = c.iter().map(|(id, _)| id).collect();
+        ids.sort_unstable();
+        assert_eq!(ids, vec![1, 3]);
+    }
     use tachyon_engine::{AdminTarget, OrderId, Qty};
 
     #[test]
