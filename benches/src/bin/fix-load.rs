@@ -348,6 +348,14 @@ fn ratio(a: f64, b: f64) -> String {
 
 fn main() {
     let args = parse_args();
+    // The in-process exchange's warnings (e.g. why a session was disconnected) go to
+    // stderr; TACHYON_LOG overrides the level.
+    let filter = tracing_subscriber::EnvFilter::try_from_env("TACHYON_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
     println!(
         "fix-load: {} cores ({}), load average {} at start; no thread is pinned \
          (2 cores, ≥ 4 busy threads: pinning would only serialise them)",
@@ -361,8 +369,9 @@ fn main() {
          latency = first ExecutionReport − intended send time"
     );
     println!(
-        "client threads: fixload-send (sleeps, then yield-spins the last {} µs before each due time; \
-         batches late orders into one write), fixload-recv (blocking read, stamps each read)",
+        "client threads: fixload-send (sleeps, then yield-spins the last {} µs before each due time \
+         in latency runs, only sleeps in max-rate steps; sends every order due when it wakes in one write), \
+         fixload-recv (blocking read, stamps each read)",
         client::SPIN_BELOW_NS / 1_000
     );
 

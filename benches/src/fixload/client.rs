@@ -1,7 +1,7 @@
 //! The open-loop FIX client: one connection, one sender thread, one receiver thread.
 //!
 //! Order `i` of a run is due at `t0 + i / rate`. The sender sleeps while the next order
-//! is more than [`SPIN_BELOW_NS`] away and `yield`-spins for the rest; whatever is due
+//! is more than [`LoadSpec::spin_ns`] away and `yield`-spins for the rest; whatever is due
 //! when it wakes (several orders if it is late) is encoded into one buffer and written
 //! with one `write`. The receiver blocks in `read`, stamps each read once, decodes every
 //! frame in it and, for the first ExecutionReport(8) of each ClOrdID, records
@@ -60,6 +60,12 @@ pub struct LoadSpec {
     /// 4 ASCII alphanumerics that start every ClOrdID of the run (keeps runs apart on
     /// a server that remembers ClOrdIDs).
     pub run_tag: [u8; 4],
+    /// The sender sleeps until this long before each due time and `yield`-spins the
+    /// rest ([`SPIN_BELOW_NS`] for latency runs). 0: it only sleeps, and sends whatever
+    /// is due when it wakes in one write; max-rate steps use that, because spinning
+    /// between orders that are a few µs apart keeps a whole core busy (taken from the
+    /// server under test) for a send-time precision the step's 10 ms p99 bound ignores.
+    pub spin_ns: u64,
 }
 
 impl LoadSpec {
@@ -78,6 +84,7 @@ impl LoadSpec {
             sell_qty: "0.00100".into(),
             drain_timeout: Duration::from_secs(3),
             run_tag: run_tag(),
+            spin_ns: SPIN_BELOW_NS,
         }
     }
 
@@ -532,8 +539,8 @@ fn send_loop(
         let mut now = t0.elapsed().as_nanos() as u64;
         while now < due {
             let rem = due - now;
-            if rem > SPIN_BELOW_NS {
-                std::thread::sleep(Duration::from_nanos(rem - SPIN_BELOW_NS));
+            if rem > spec.spin_ns {
+                std::thread::sleep(Duration::from_nanos(rem - spec.spin_ns));
             } else {
                 std::thread::yield_now();
             }

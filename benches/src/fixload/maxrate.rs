@@ -68,6 +68,7 @@ pub fn step(addr: SocketAddr, base: &LoadSpec, rate: u64, step: Duration) -> Ste
         count,
         run_tag: client::run_tag(),
         drain_timeout: Duration::from_secs(2),
+        spin_ns: 0,
         ..base.clone()
     };
     match client::run(addr, &spec) {
