@@ -277,6 +277,16 @@ pub(crate) const DATA_PAIRS: &[(u32, u32)] = &[
     (356, 357),
 ];
 
+const DATA_LEN_TAGS_MIN: u32 = 90;
+const DATA_LEN_TAGS_MAX: u32 = 356;
+const _: () = {
+    let mut i = 0;
+    while i < DATA_PAIRS.len() {
+        assert!(DATA_PAIRS[i].0 >= DATA_LEN_TAGS_MIN && DATA_PAIRS[i].0 <= DATA_LEN_TAGS_MAX);
+        i += 1;
+    }
+};
+
 impl<'a> Iterator for Fields<'a> {
     type Item = Result<(u32, &'a [u8]), FieldError>;
 
@@ -323,6 +333,10 @@ impl<'a> Iterator for Fields<'a> {
         if value.is_empty() {
             self.pos = self.body.len();
             return Some(Err(FieldError::MissingValue { tag }));
+        }
+        // Length tags are 90..=356 (a cheap test that skips the table for most fields).
+        if !(DATA_LEN_TAGS_MIN..=DATA_LEN_TAGS_MAX).contains(&tag) {
+            return Some(Ok((tag, value)));
         }
         if let Some(&(_, data_tag)) = DATA_PAIRS.iter().find(|(len_tag, _)| *len_tag == tag) {
             if let Some(n) = parse_uint(value) {

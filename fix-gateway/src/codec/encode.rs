@@ -94,11 +94,27 @@ impl<'b> MessageWriter<'b> {
         self.pos += bytes.len();
     }
 
+    /// Writes `v`'s digits and then `suffix` straight into the buffer.
+    #[inline]
+    fn put_uint(&mut self, v: u64, suffix: u8) {
+        let n = uint_digits(v);
+        if self.overflow || self.pos + n + 1 > self.buf.len() {
+            self.overflow = true;
+            return;
+        }
+        let out = &mut self.buf[self.pos..self.pos + n + 1];
+        let mut v = v;
+        for d in out[..n].iter_mut().rev() {
+            *d = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+        out[n] = suffix;
+        self.pos += n + 1;
+    }
+
+    #[inline]
     fn put_tag(&mut self, tag: u32) {
-        let mut d = [0u8; 20];
-        let n = write_uint(tag as u64, &mut d);
-        self.put(&d[..n]);
-        self.put(b"=");
+        self.put_uint(tag as u64, b'=');
     }
 
     /// Raw value (the caller guarantees it holds no SOH unless it is a data field).
@@ -111,9 +127,9 @@ impl<'b> MessageWriter<'b> {
 
     /// Unsigned integer value.
     pub fn field_uint(&mut self, tag: u32, v: u64) -> &mut Self {
-        let mut d = [0u8; 20];
-        let n = write_uint(v, &mut d);
-        self.field(tag, &d[..n])
+        self.put_tag(tag);
+        self.put_uint(v, SOH);
+        self
     }
 
     /// Signed integer value.
@@ -179,20 +195,46 @@ impl<'b> MessageWriter<'b> {
     }
 }
 
+/// Decimal digits of `v` (1 for 0).
+#[inline]
+fn uint_digits(v: u64) -> usize {
+    v.checked_ilog10().unwrap_or(0) as usize + 1
+}
+
 /// Writes `v` in decimal; returns the number of digits.
 pub(crate) fn write_uint(mut v: u64, out: &mut [u8; 20]) -> usize {
-    let mut tmp = [0u8; 20];
-    let mut n = 0;
-    loop {
-        tmp[n] = b'0' + (v % 10) as u8;
-        n += 1;
+    let n = uint_digits(v);
+    for d in out[..n].iter_mut().rev() {
+        *d = b'0' + (v % 10) as u8;
         v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    for i in 0..n {
-        out[i] = tmp[n - 1 - i];
     }
     n
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Tags and integers are written exactly as `format!` writes them, and a buffer
+        /// one byte short overflows instead of truncating.
+        #[test]
+        fn uint_fields_match_format(tag in 1u32..=u32::MAX, v in prop_oneof![0u64..1000, any::<u64>()]) {
+            let want = format!("{tag}={v}\x01");
+            let mut buf = vec![0u8; want.len()];
+            let mut w = MessageWriter::fields_only(&mut buf);
+            w.field_uint(tag, v);
+            prop_assert_eq!(w.fields_len(), Some(want.len()));
+            prop_assert_eq!(&buf[..], want.as_bytes());
+            let mut short = vec![0u8; want.len() - 1];
+            let mut w = MessageWriter::fields_only(&mut short);
+            w.field_uint(tag, v);
+            prop_assert_eq!(w.fields_len(), None);
+            let mut d = [0u8; 20];
+            let n = write_uint(v, &mut d);
+            let text = v.to_string();
+            prop_assert_eq!(&d[..n], text.as_bytes());
+        }
+    }
 }
