@@ -356,6 +356,28 @@ fn mass_cancel_mass_status_and_cancel_on_disconnect() {
     check(&a.expect("8"), &[(150, "I"), (39, "8")]);
 }
 
+/// A client that sends an order and closes at once (the data and the FIN can arrive
+/// in one readiness event): the order is handled, the close is noticed at once (the
+/// session can log on again right away), and cancel-on-disconnect cancels the order.
+#[test]
+fn an_order_sent_with_the_close_is_handled_and_the_close_noticed() {
+    let ex = start(|t| t);
+    for i in 0..10 {
+        let mut a = logged_on(&ex, "DEV1");
+        nos(&mut a, &format!("bye{i}"), "1", "40000.00", "0.001", &[]);
+        drop(a);
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // All ten were accepted and then canceled on disconnect: none is open.
+    let mut a = logged_on(&ex, "DEV1");
+    a.send("AF", &[(584, "st"), (585, "7")]);
+    let m = a.expect("8");
+    check(
+        &m,
+        &[(584, "st"), (150, "I"), (911, "0"), (58, "No open orders")],
+    );
+}
+
 #[test]
 fn duplicate_logon_is_refused_and_the_first_session_survives() {
     let ex = start(|t| t);

@@ -304,8 +304,11 @@ struct Conn {
     peer: SocketAddr,
     buf: Box<[u8]>,
     len: usize,
-    /// Readable edge not yet drained to WouldBlock.
+    /// Readable edge not yet drained (to WouldBlock or a short read).
     readable: bool,
+    /// The peer's end was reported closed (or in error): read to the end (0 or an
+    /// error), never stop at a short read.
+    read_closed: bool,
     /// The session bound by its Logon.
     slot: Option<usize>,
     accepted: Instant,
@@ -525,6 +528,9 @@ impl Io {
                             if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
                                 c.readable = true;
                             }
+                            if ev.is_read_closed() || ev.is_error() {
+                                c.read_closed = true;
+                            }
                             if ev.is_writable() || ev.is_write_closed() || ev.is_error() {
                                 c.blocked = false;
                             }
@@ -583,6 +589,7 @@ impl Io {
                         buf: vec![0u8; RECV_BUF].into_boxed_slice(),
                         len: 0,
                         readable: true,
+                        read_closed: false,
                         slot: None,
                         accepted: Instant::now(),
                         want_write: false,
@@ -670,6 +677,7 @@ impl Io {
                 // A frame larger than the buffer: the decoder will reject it as garbled.
                 return any;
             }
+            let space = c.buf.len() - c.len;
             match c.stream.read(&mut c.buf[c.len..]) {
                 Ok(0) => {
                     self.close(i, "peer closed the connection");
@@ -678,6 +686,12 @@ impl Io {
                 Ok(n) => {
                     c.len += n;
                     any = true;
+                    if n < space && !c.read_closed {
+                        // A short read of a stream socket took everything queued
+                        // (epoll(7)); data arriving later raises a new edge-triggered
+                        // event, so the read that would only return EAGAIN is skipped.
+                        c.readable = false;
+                    }
                 }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => {
                     c.readable = false;
