@@ -143,10 +143,21 @@ enum JournalCmd {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging();
+    // The configuration is read first so that its [log] section applies from the first
+    // line; a command that needs it reports a bad file below.
+    let cfg = cli.config.as_deref().map(|p| load(Some(p)));
+    let log = cfg
+        .as_ref()
+        .and_then(|c| c.as_ref().ok())
+        .map(|c| (&c.log, cli.config.as_deref().unwrap_or(Path::new(""))));
+    if let Err(msg) = init_logging(log) {
+        eprintln!("tachyon: {msg}");
+        return ExitCode::FAILURE;
+    }
+    let config = || cfg.clone().unwrap_or_else(|| load(None));
     let result = match cli.command.unwrap_or(Cmd::Run) {
-        Cmd::Run => load(cli.config.as_deref()).and_then(run),
-        Cmd::CheckConfig => load(cli.config.as_deref()).map(|c| {
+        Cmd::Run => config().and_then(run),
+        Cmd::CheckConfig => config().map(|c| {
             println!(
                 "ok: {} assets, {} instruments, {} accounts, {} FIX sessions",
                 c.assets.len(),
@@ -161,7 +172,7 @@ fn main() -> ExitCode {
         Cmd::Admin { url, token, action } => admin(cli.config.as_deref(), url, token, action),
         Cmd::Journal {
             command: JournalCmd::Replay { dir, no_snapshot },
-        } => load(cli.config.as_deref()).and_then(|c| replay(&c, &dir, !no_snapshot)),
+        } => config().and_then(|c| replay(&c, &dir, !no_snapshot)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -172,20 +183,48 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("TACHYON_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+/// Logging to stderr: `[log]` from the configuration (when one was given and is valid),
+/// overridden by `TACHYON_LOG` (filter) and `TACHYON_LOG_FORMAT` (`text`/`json`).
+fn init_logging(cfg: Option<(&tachyon_config::LogSection, &Path)>) -> Result<(), String> {
+    use tachyon_config::LogFormat;
+    let filter = match std::env::var("TACHYON_LOG") {
+        Ok(v) => tracing_subscriber::EnvFilter::try_new(&v)
+            .map_err(|e| format!("TACHYON_LOG={v:?}: invalid filter: {e}"))?,
+        Err(_) => match cfg {
+            Some((log, path)) => {
+                tracing_subscriber::EnvFilter::try_new(&log.level).map_err(|e| {
+                    format!(
+                        "{}: log.level: invalid filter {:?}: {e}",
+                        path.display(),
+                        log.level
+                    )
+                })?
+            }
+            None => tracing_subscriber::EnvFilter::new("info"),
+        },
+    };
+    let json = match std::env::var("TACHYON_LOG_FORMAT").as_deref() {
+        Ok("json") => true,
+        Ok("text") => false,
+        Ok(other) => {
+            return Err(format!(
+                "TACHYON_LOG_FORMAT={other:?}: must be text or json"
+            ))
+        }
+        Err(_) => cfg.is_some_and(|(log, _)| log.format == LogFormat::Json),
+    };
     use std::io::IsTerminal;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_thread_names(true)
-        .with_ansi(std::io::stderr().is_terminal())
+        .with_ansi(!json && std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
-    if std::env::var("TACHYON_LOG_FORMAT").as_deref() == Ok("json") {
+    if json {
         builder.json().init();
     } else {
         builder.init();
     }
+    Ok(())
 }
 
 fn load(path: Option<&Path>) -> Result<Config, String> {

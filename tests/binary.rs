@@ -64,6 +64,75 @@ fn bad_config_exits_non_zero_naming_file_and_key() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("--config"));
 }
 
+/// `[log] format = "json"` gives one JSON object per line (with the event's fields);
+/// a `log.level` that is not a valid filter stops start-up naming the file and the key.
+#[test]
+fn log_section_selects_json_lines_and_a_bad_filter_names_file_and_key() {
+    let tmp = tempfile::tempdir().unwrap();
+    let journal = tmp.path().join("journal");
+    let cfg = dev_config_with(tmp.path(), journal.to_str().unwrap());
+    let base = std::fs::read_to_string(&cfg).unwrap();
+    // dev.toml's [log] section: text at info.
+    let json = base.replacen("format = \"text\"", "format = \"json\"", 1);
+    assert_ne!(json, base, "dev.toml has log.format = \"text\"");
+    std::fs::write(&cfg, json).unwrap();
+    let child = Command::new(BIN)
+        .arg("--config")
+        .arg(&cfg)
+        .env_remove("TACHYON_LOG")
+        .env_remove("TACHYON_LOG_FORMAT")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for(&journal.join("00000000000000000001.seg"), |p| {
+        p.exists() && p.metadata().unwrap().len() > 0
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap()
+        .success());
+    let out = child.wait_with_output().unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{log}");
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    assert!(lines.len() >= 3, "{log}");
+    assert!(
+        lines
+            .iter()
+            .all(|v| v["level"].is_string() && v["fields"].is_object()),
+        "{log}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|v| v["fields"]["component"] == "gateway" && v["fields"]["addr"].is_string()),
+        "events keep their fields: {log}"
+    );
+
+    let bad = base.replacen("level = \"info\"", "level = \"info,tachyon=verbose\"", 1);
+    assert_ne!(bad, base, "dev.toml has log.level = \"info\"");
+    std::fs::write(&cfg, bad).unwrap();
+    let out = Command::new(BIN)
+        .arg("--config")
+        .arg(&cfg)
+        .env_remove("TACHYON_LOG")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("test.toml") && err.contains("log.level"),
+        "{err}"
+    );
+}
+
 #[test]
 fn unwritable_journal_dir_exits_non_zero_naming_it() {
     let tmp = tempfile::tempdir().unwrap();

@@ -35,7 +35,8 @@ pub use api_keys::derive_api_key_secret;
 pub use error::ConfigError;
 pub use model::{
     Account, Asset, Auth, Config, CoreMode, Deposit, EngineSection, FixSection, FixSession, Fsync,
-    Instrument, OpsSection, PersisterSection, PriceBand, Secret, SessionKind, Throttle,
+    Instrument, LogFormat, LogSection, OpsSection, PersisterSection, PriceBand, Secret,
+    SessionKind, Throttle,
 };
 
 impl Config {

@@ -33,6 +33,48 @@ pub struct Config {
     /// `[[accounts]]`: named client accounts and their initial deposits (optional).
     #[serde(default)]
     pub accounts: Vec<Account>,
+    /// `[log]`: the binary's log format and level (optional).
+    #[serde(default)]
+    pub log: LogSection,
+}
+
+/// `[log]`: how the `tachyon` binary logs (to stderr). The environment overrides both
+/// keys: `TACHYON_LOG` (a filter) and `TACHYON_LOG_FORMAT` (`text` or `json`).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSection {
+    /// `"text"` (human-readable, the default) or `"json"` (one JSON object per line,
+    /// every field of the event included: session, CompID, order ids, ...).
+    #[serde(default)]
+    pub format: LogFormat,
+    /// A `tracing` filter: a level (`"info"`, the default) or directives such as
+    /// `"info,tachyon_fix_gateway=debug"`.
+    #[serde(default = "default_log_level")]
+    pub level: String,
+}
+
+impl Default for LogSection {
+    fn default() -> LogSection {
+        LogSection {
+            format: LogFormat::Text,
+            level: default_log_level(),
+        }
+    }
+}
+
+fn default_log_level() -> String {
+    "info".to_string()
+}
+
+/// `log.format`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// JSON lines.
+    Json,
 }
 
 /// `[engine]`.

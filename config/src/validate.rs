@@ -45,11 +45,29 @@ pub(crate) fn validate(c: &Config) -> Result<(), Problem> {
     instruments(c)?;
     accounts(c)?;
     sessions(c)?;
+    log(c)?;
     // Backstop: the engine's own checks on the whole converted configuration.
     let engine_config: EngineConfig = engine_config_checked(c)?;
     engine_config
         .validate()
         .or_else(|e| problem("engine", format!("rejected by the engine: {e}")))
+}
+
+fn log(c: &Config) -> Result<(), Problem> {
+    let level = &c.log.level;
+    if level.trim().is_empty() {
+        return problem("log.level", "must not be empty (e.g. \"info\")");
+    }
+    if let Some(ch) = level
+        .chars()
+        .find(|ch| !(ch.is_ascii_alphanumeric() || "_:=,-.[]{}*\" ".contains(*ch)))
+    {
+        return problem(
+            "log.level",
+            format!("{ch:?} cannot appear in a filter such as \"info\" or \"info,tachyon_fix_gateway=debug\""),
+        );
+    }
+    Ok(())
 }
 
 fn range_u32(key: &str, value: u32, min: u32, max: u32) -> Result<(), Problem> {

@@ -618,6 +618,30 @@ fn cases() -> Vec<Case> {
             "unknown key",
         ),
         case(
+            "log format unknown",
+            append("[log]\nformat = \"xml\""),
+            "log.format",
+            "unknown variant",
+        ),
+        case(
+            "log level empty",
+            append("[log]\nlevel = \" \""),
+            "log.level",
+            "must not be empty",
+        ),
+        case(
+            "log level with a stray character",
+            append("[log]\nlevel = \"info;rm\""),
+            "log.level",
+            "cannot appear",
+        ),
+        case(
+            "log unknown key",
+            append("[log]\ncolour = true"),
+            "log.colour",
+            "unknown key",
+        ),
+        case(
             "batch size zero",
             edit("batch_size = 100", "batch_size = 0"),
             "persister.batch_size",
