@@ -37,6 +37,24 @@ fn wait_for(path: &Path, what: impl Fn(&Path) -> bool) {
     }
 }
 
+/// Starts `cmd` (the binary), waits until it has journaled its genesis (accounts and
+/// deposits, written on first start), sends SIGTERM and returns its exit status and stderr.
+fn start_then_sigterm(mut cmd: Command, journal: &Path) -> (std::process::ExitStatus, String) {
+    let child = cmd.stderr(Stdio::piped()).spawn().unwrap();
+    wait_for(&journal.join("00000000000000000001.seg"), |p| {
+        p.exists() && p.metadata().unwrap().len() > 0
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let status = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    (out.status, String::from_utf8_lossy(&out.stderr).to_string())
+}
+
 #[test]
 fn bad_config_exits_non_zero_naming_file_and_key() {
     let tmp = tempfile::tempdir().unwrap();
@@ -76,27 +94,13 @@ fn log_section_selects_json_lines_and_a_bad_filter_names_file_and_key() {
     let json = base.replacen("format = \"text\"", "format = \"json\"", 1);
     assert_ne!(json, base, "dev.toml has log.format = \"text\"");
     std::fs::write(&cfg, json).unwrap();
-    let child = Command::new(BIN)
-        .arg("--config")
+    let mut cmd = Command::new(BIN);
+    cmd.arg("--config")
         .arg(&cfg)
         .env_remove("TACHYON_LOG")
-        .env_remove("TACHYON_LOG_FORMAT")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    wait_for(&journal.join("00000000000000000001.seg"), |p| {
-        p.exists() && p.metadata().unwrap().len() > 0
-    });
-    std::thread::sleep(Duration::from_millis(300));
-    assert!(Command::new("kill")
-        .arg("-TERM")
-        .arg(child.id().to_string())
-        .status()
-        .unwrap()
-        .success());
-    let out = child.wait_with_output().unwrap();
-    let log = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{log}");
+        .env_remove("TACHYON_LOG_FORMAT");
+    let (status, log) = start_then_sigterm(cmd, &journal);
+    assert!(status.success(), "{log}");
     let lines: Vec<serde_json::Value> = log
         .lines()
         .filter(|l| !l.trim().is_empty())
@@ -157,26 +161,9 @@ fn sigterm_drains_snapshots_and_restart_recovers() {
     let journal = tmp.path().join("journal");
     let cfg = dev_config_with(tmp.path(), journal.to_str().unwrap());
     let run = || {
-        let child = Command::new(BIN)
-            .arg("--config")
-            .arg(&cfg)
-            .env("TACHYON_LOG", "info")
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        // Genesis (accounts + deposits) is journaled on first start.
-        wait_for(&journal.join("00000000000000000001.seg"), |p| {
-            p.exists() && p.metadata().unwrap().len() > 0
-        });
-        std::thread::sleep(Duration::from_millis(300));
-        let status = Command::new("kill")
-            .arg("-TERM")
-            .arg(child.id().to_string())
-            .status()
-            .unwrap();
-        assert!(status.success());
-        let out = child.wait_with_output().unwrap();
-        (out.status, String::from_utf8_lossy(&out.stderr).to_string())
+        let mut cmd = Command::new(BIN);
+        cmd.arg("--config").arg(&cfg).env("TACHYON_LOG", "info");
+        start_then_sigterm(cmd, &journal)
     };
     let (status, log) = run();
     assert!(status.success(), "exit status {status:?}\n{log}");
