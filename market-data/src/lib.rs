@@ -13,13 +13,21 @@
 //! apply the rest in order (the first one applied has `prev_seq` ≤ the snapshot's `seq`).
 //! Book updates carry a level's new total, so applying one twice is harmless.
 //!
+//! The part of the state only events can rebuild (sequence numbers, tape, klines, 24-hour
+//! window) can be saved and restored as checksummed bytes
+//! ([`MarketData::encode_state`], [`MarketData::restore_state`]), so history survives a
+//! restart: restore the newest saved state, feed it the events of the commands after it,
+//! then seed the books from the recovered engine.
+//!
 //! Quantities stay integers (ticks, lots, ticks × lots); turning them into decimals is
 //! the presentation layer's job (`tachyon_config::Instrument::ticks_to_price`, …).
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
 mod book;
+mod crc;
 mod kline;
+mod state;
 
 use std::collections::VecDeque;
 
@@ -27,6 +35,7 @@ use tachyon_engine::{Engine, Event, Price, Qty, Side, SymbolId};
 
 pub use book::{L2Book, Level};
 pub use kline::{window_start_ns, Interval, Kline};
+pub use state::{StateError, STATE_FORMAT_VERSION};
 
 use kline::{KlineSet, Rolling24h};
 
