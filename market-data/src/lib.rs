@@ -204,8 +204,21 @@ impl MarketData {
     }
 
     /// Sets every book from resting orders (aggregated per price level), as
-    /// [`MarketData::seed_books`] does from an engine.
+    /// [`MarketData::seed_books`] does from an engine; each symbol's `seq` advances by one.
     pub fn seed_orders(&mut self, orders: &[tachyon_engine::OrderView]) {
+        self.set_books(orders, 1);
+    }
+
+    /// Sets every book from resting orders without advancing any `seq`: for market data
+    /// whose history was restored exactly ([`MarketData::restore_state`] plus the events
+    /// of every later command), where the recovered engine's books are the very books its
+    /// depth updates up to the current `seq` describe, so a client sees no change. `seq`
+    /// then stays a function of the event history alone.
+    pub fn set_books_from_orders(&mut self, orders: &[tachyon_engine::OrderView]) {
+        self.set_books(orders, 0);
+    }
+
+    fn set_books(&mut self, orders: &[tachyon_engine::OrderView], seq_step: u64) {
         let mut levels: std::collections::BTreeMap<(u16, bool, i64), (i64, u32)> =
             Default::default();
         for o in orders {
@@ -217,7 +230,7 @@ impl MarketData {
         }
         for s in self.symbols.iter_mut() {
             s.book.clear();
-            s.seq += 1;
+            s.seq += seq_step;
         }
         for ((sym, buy, price), (qty, count)) in levels {
             if let Some(s) = self.symbols.get_mut(sym as usize) {
