@@ -24,6 +24,7 @@
 
 mod admin;
 mod http;
+mod md_store;
 mod metrics;
 mod ratelimit;
 mod render;
@@ -41,6 +42,7 @@ use tachyon_config::Config;
 use tachyon_pipeline::{PipelineStats, ReleasedEvents};
 
 pub use admin::ADMIN_ORIGIN_BASE;
+pub use md_store::MdRecovery;
 pub use state::{LagProbe, OpsState};
 
 /// Nice value of the `tachyon-ops` thread in shared-cores mode.
