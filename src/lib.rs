@@ -62,7 +62,7 @@ impl Exchange {
                 from_seq,
                 commands,
                 events,
-            }) => info!(
+            }) if md_recovery.is_resumed() => info!(
                 component = "market-data",
                 state_seq = from_seq,
                 replayed_commands = commands,
@@ -75,7 +75,8 @@ impl Exchange {
                 "trade tape, klines and ticker cannot be rebuilt exactly ({why}); \
                  they start empty"
             ),
-            None => {}
+            // Resumed, but bringing it up to date failed (noted above).
+            Some(TapOutcome::Resumed { .. }) | None => {}
         }
         info!(
             component = "journal",

@@ -435,7 +435,12 @@ impl Proc {
     fn md_line(&self) -> &Value {
         self.startup
             .iter()
-            .find(|v| v["fields"]["component"] == "market-data")
+            .find(|v| {
+                v["fields"]["component"] == "market-data"
+                    && v["fields"]["message"]
+                        .as_str()
+                        .is_some_and(|m| m.starts_with("trade tape"))
+            })
             .unwrap_or_else(|| panic!("no market-data line: {:?}", self.startup))
     }
 }

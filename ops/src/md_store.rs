@@ -152,9 +152,15 @@ impl MdRecovery {
         }
     }
 
-    /// States passed over (file and reason), for the log.
+    /// States passed over (file and reason) and failures while bringing one up to
+    /// date, for the log.
     pub fn notes(&self) -> &[String] {
         &self.notes
+    }
+
+    /// True if a state was resumed and brought up to date (not yet handed over).
+    pub fn is_resumed(&self) -> bool {
+        self.resumed.is_some()
     }
 
     /// The sequences of the valid states found, newest first.
@@ -187,9 +193,20 @@ impl RecoveryTap for MdRecovery {
         self.resumed = Some(md);
     }
 
-    fn event(&mut self, _cmd_seq: u64, ts_ns: u64, event: &Event) {
-        if let Some(md) = &mut self.resumed {
-            md.apply(ts_ns, event);
+    fn event(&mut self, cmd_seq: u64, ts_ns: u64, event: &Event) {
+        let Some(md) = &mut self.resumed else {
+            return;
+        };
+        // As on the live consumer thread: a panic (a bug) costs market data, never the
+        // start-up.
+        let applied =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| md.apply(ts_ns, event)));
+        if applied.is_err() {
+            self.resumed = None;
+            self.notes.push(format!(
+                "applying an event of command {cmd_seq} to market data panicked; \
+                 it starts empty"
+            ));
         }
     }
 }
@@ -445,6 +462,29 @@ mod tests {
         let mut again = Vec::new();
         loaded.take_resumed().unwrap().encode_state(5, &mut again);
         assert!(again == saver.buf, "a saved state reads back as it was");
+    }
+
+    #[test]
+    fn a_panic_while_catching_up_costs_market_data_not_the_start_up() {
+        let blank = MarketData::with_symbols(vec!["BTC-USDT".into()], limits());
+        let tmp = tempfile::tempdir().unwrap();
+        let mut r = MdRecovery::load_into(blank, tmp.path());
+        assert_eq!(r.saved_states(), vec![0]);
+        r.resume(0);
+        assert!(r.is_resumed());
+        // A negative level quantity is a bug the book asserts against.
+        let bad = Event::BookLevel {
+            symbol: tachyon_engine::SymbolId(0),
+            side: tachyon_engine::Side::Buy,
+            price: tachyon_engine::Price(1),
+            qty: tachyon_engine::Qty(-1),
+            count: 1,
+        };
+        r.event(7, 0, &bad);
+        assert!(!r.is_resumed());
+        assert!(r.notes()[0].contains("command 7"), "{:?}", r.notes());
+        r.event(8, 0, &bad); // ignored from then on
+        assert_eq!(r.notes().len(), 1);
     }
 
     fn limits() -> tachyon_market_data::MdLimits {
