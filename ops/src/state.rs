@@ -27,6 +27,8 @@ pub type LagProbe = Box<dyn Fn() -> Option<u64> + Send + Sync>;
 /// the consumer polled (one or more whole commands under load), so one WebSocket message
 /// carries a batch's changes. Flushed earlier at this size.
 const MAX_PENDING_DEPTH: usize = 512;
+/// How long the final market data save waits for the journal to cover the last commands.
+const FINAL_SAVE_WAIT: Duration = Duration::from_secs(2);
 /// Slowest recordable release delay; larger ones are recorded as this.
 const MAX_DELAY_NS: u64 = 60_000_000_000;
 
@@ -196,13 +198,24 @@ impl Shared {
             );
             return;
         }
+        // Every event was applied, so the state reflects every command the matcher
+        // applied. The journaler may still be committing the last ones (commands without
+        // events, like timer ticks, are released to nobody and need not be durable yet):
+        // wait a little, so the state can carry the final sequence (the final snapshot's).
         let applied = self.stats.applied_seq.load(Ordering::Acquire);
-        let durable = self.stats.durable_seq.load(Ordering::Acquire);
-        if self.stats.journal_failed.load(Ordering::Acquire) || durable < applied {
-            // The state would reflect commands the journal does not hold.
-            return;
+        let deadline = std::time::Instant::now() + FINAL_SAVE_WAIT;
+        let mut durable = self.stats.durable_seq.load(Ordering::Acquire);
+        while durable < applied
+            && !self.stats.journal_failed.load(Ordering::Acquire)
+            && std::time::Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(1));
+            durable = self.stats.durable_seq.load(Ordering::Acquire);
         }
-        let at = applied.max(saver.applied_through());
+        // Never tag a state past the journal. Released events are durable, so
+        // `applied_through` ≤ `durable`, and the commands between had no events: the
+        // state is the same at any sequence in that range.
+        let at = saver.applied_through().max(durable.min(applied));
         let core = self.core();
         saver.encode(&core.md, at);
         drop(core);
