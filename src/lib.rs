@@ -127,7 +127,8 @@ impl Exchange {
         // Restored exactly, the history keeps its sequence numbers and the recovered
         // books are the ones its depth updates describe; otherwise (history lost) the
         // reseeded books get a new seq.
-        if ops_state.resume_market_data(&mut md_recovery) {
+        let caught_up = matches!(rec.tap, Some(TapOutcome::Resumed { .. }));
+        if caught_up && ops_state.resume_market_data(&mut md_recovery) {
             ops_state.set_books_from_orders(&open_orders);
         } else {
             ops_state.seed_orders(&open_orders);

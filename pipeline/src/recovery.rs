@@ -51,7 +51,9 @@ pub trait RecoveryTap {
 
     /// Recovery resumes the state saved at `seq` (one of [`RecoveryTap::saved_states`]):
     /// the events of every later command in the journal follow through
-    /// [`RecoveryTap::event`], in order. Called at most once, before any event.
+    /// [`RecoveryTap::event`], in order. Called at most once, before any event. The
+    /// state is brought up to date only if recovery then reports
+    /// [`TapOutcome::Resumed`].
     fn resume(&mut self, seq: u64);
 
     /// One event of command `cmd_seq`, stamped `ts_ns` (the command's time), as the
@@ -73,8 +75,9 @@ pub enum TapOutcome {
         events: u64,
     },
     /// No saved state can be brought up to date exactly from the snapshots and the
-    /// journal on disk; `why` names what is missing for each. The tap got nothing and the
-    /// engine was recovered as without a tap.
+    /// journal on disk; `why` names what is missing for each (or why replaying for the
+    /// one chosen failed: then the tap was resumed and got some events, and must discard
+    /// that state). The engine was recovered as without a tap.
     Unavailable {
         /// What is missing, per saved state.
         why: String,
@@ -295,14 +298,26 @@ pub(crate) fn recover(
                 Ok((at, snapshot)) => {
                     tap.resume(at);
                     let mut events = 0u64;
-                    let (e, s, r, l) =
-                        replay_from(cfg, dir, snapshot, Some((at, tap, &mut events)))?;
-                    let outcome = TapOutcome::Resumed {
-                        from_seq: at,
-                        commands: l.saturating_sub(at),
-                        events,
-                    };
-                    (e, s, r, l, Some(outcome))
+                    let tapped =
+                        replay_from(cfg.clone(), dir, snapshot, Some((at, tap, &mut events)));
+                    match tapped {
+                        Ok((e, s, r, l)) => {
+                            let outcome = TapOutcome::Resumed {
+                                from_seq: at,
+                                commands: l.saturating_sub(at),
+                                events,
+                            };
+                            (e, s, r, l, Some(outcome))
+                        }
+                        // The older snapshot or journal stretch the tap needs is unusable
+                        // (what the newest snapshot covers is never read without a tap):
+                        // recover as without one; the tap's state is to be discarded.
+                        Err(err) => {
+                            let why = format!("replaying from its state at {at} failed: {err}");
+                            let (e, s, r, l) = rebuild(cfg, dir, true, &mut notes)?;
+                            (e, s, r, l, Some(TapOutcome::Unavailable { why }))
+                        }
+                    }
                 }
                 Err(why) => {
                     let (e, s, r, l) = rebuild(cfg, dir, true, &mut notes)?;

@@ -304,3 +304,23 @@ fn without_a_tap_recovery_is_unchanged() {
     assert_eq!(info.snapshot_seq, Some(2_000));
     assert_eq!(info.state_hash, p.hash);
 }
+
+#[test]
+fn an_unusable_older_snapshot_falls_back_to_recovery_without_the_tap() {
+    // A snapshot file that verifies but is no engine state, below the tap's state: the
+    // tap is resumed, replay fails, and recovery goes on from the newest snapshot.
+    let p = prepare();
+    let (tap, info) = recover(&p, &[1_500], |d| {
+        tachyon_journal::write_snapshot(&d.join("snapshots"), 1_000, b"not an engine state")
+            .unwrap();
+    });
+    assert_eq!(tap.resumed, Some(1_500));
+    let Some(TapOutcome::Unavailable { why }) = &info.tap else {
+        panic!("{:?}", info.tap);
+    };
+    assert!(
+        why.contains("replaying from its state at 1500 failed"),
+        "{why}"
+    );
+    assert_eq!(info.snapshot_seq, Some(2_000));
+}
