@@ -12,7 +12,7 @@ use tachyon_engine::{AccountId, Command, CommandKind, Transfer};
 use tachyon_fix_gateway::{Gateway, GatewayOptions, GatewayStats, StoreMode};
 use tachyon_pipeline::{
     wall_clock_ns, CoreMode, FsyncPolicy, Pipeline, PipelineOptions, PipelineStats, PollResult,
-    RecoveryInfo,
+    RecoveryInfo, TapOutcome,
 };
 use tracing::{info, warn};
 
@@ -43,11 +43,40 @@ impl Exchange {
     /// Starts everything from `cfg` with `opts`.
     pub fn start_with(cfg: Config, opts: ExchangeOptions) -> Result<Exchange, String> {
         let popts = pipeline_options(&cfg);
+        // Market data's saved state (tape, klines, ticker) is brought up to date by the
+        // same journal replay that recovers the engine.
+        let md_dir = popts.journal_dir.join("md");
+        let mut md_recovery = tachyon_ops::MdRecovery::load(&cfg, &md_dir);
         let mut pipeline =
-            Pipeline::start(cfg.engine_config(), popts.clone()).map_err(|e| e.to_string())?;
+            Pipeline::start_with_tap(cfg.engine_config(), popts.clone(), &mut md_recovery)
+                .map_err(|e| e.to_string())?;
         let rec = pipeline.recovery().clone();
         for note in &rec.notes {
             warn!(component = "journal", "{note}");
+        }
+        for note in md_recovery.notes() {
+            warn!(component = "market-data", "{note}");
+        }
+        match &rec.tap {
+            Some(TapOutcome::Resumed {
+                from_seq,
+                commands,
+                events,
+            }) if md_recovery.is_resumed() => info!(
+                component = "market-data",
+                state_seq = from_seq,
+                replayed_commands = commands,
+                replayed_events = events,
+                "trade tape, klines and ticker restored"
+            ),
+            Some(TapOutcome::Unavailable { why }) => warn!(
+                component = "market-data",
+                dir = %md_dir.display(),
+                "trade tape, klines and ticker cannot be rebuilt exactly ({why}); \
+                 they start empty"
+            ),
+            // Resumed, but bringing it up to date failed (noted above).
+            Some(TapOutcome::Resumed { .. }) | None => {}
         }
         info!(
             component = "journal",
@@ -95,7 +124,17 @@ impl Exchange {
             Box::new(move || Some(fs.lag_commands())) as tachyon_ops::LagProbe
         });
         let ops_state = tachyon_ops::OpsState::new(&cfg, stats.clone(), lag);
-        ops_state.seed_orders(&open_orders);
+        // Restored exactly, the history keeps its sequence numbers and the recovered
+        // books are the ones its depth updates describe; otherwise (history lost) the
+        // reseeded books get a new seq.
+        let caught_up = matches!(rec.tap, Some(TapOutcome::Resumed { .. }));
+        if caught_up && ops_state.resume_market_data(&mut md_recovery) {
+            ops_state.set_books_from_orders(&open_orders);
+        } else {
+            ops_state.seed_orders(&open_orders);
+        }
+        drop(md_recovery);
+        ops_state.save_market_data(md_dir, cfg.engine.snapshot_interval_commands, rec.last_seq);
         ops_state.enable_admin(pipeline.publisher());
         ops_state.seed_api_keys(&api_keys);
         let md_thread = ops_state

@@ -63,5 +63,8 @@ pub use format::{MAX_PAYLOAD_BYTES, RECORD_HEADER_BYTES};
 pub use inspect::{inspect, InspectReport, Problem, SegmentReport};
 pub use prune::prune;
 pub use reader::for_each_record;
-pub use snapshot::{latest_snapshot, prune_snapshots, write_snapshot, LatestSnapshot, Snapshot};
+pub use snapshot::{
+    latest_snapshot, latest_snapshot_at_most, prune_snapshots, write_snapshot, LatestSnapshot,
+    Snapshot,
+};
 pub use writer::{FsyncPolicy, JournalOptions, JournalWriter, OpenReport, TruncatedTail};

@@ -102,8 +102,21 @@ fn encode_header(seq: u64, payload: &[u8]) -> [u8; HEADER_BYTES] {
 /// ones that do not are listed in [`LatestSnapshot::skipped`]; `.tmp` files are ignored.
 /// A missing directory means no snapshot.
 pub fn latest_snapshot(dir: &Path) -> Result<LatestSnapshot, JournalError> {
+    latest_snapshot_at_most(dir, u64::MAX)
+}
+
+/// [`latest_snapshot`] among the snapshots at sequence `max_seq` or below: the newest one
+/// that verifies, for a reader that must start from a state no later than `max_seq` (a
+/// derived state saved at `max_seq` that the journal after the snapshot brings up to
+/// date). Snapshots above `max_seq` are not read; corrupt ones at or below it that were
+/// passed over are in [`LatestSnapshot::skipped`].
+pub fn latest_snapshot_at_most(dir: &Path, max_seq: u64) -> Result<LatestSnapshot, JournalError> {
     let mut skipped = Vec::new();
-    for (seq, path) in list_snapshots(dir)?.into_iter().rev() {
+    for (seq, path) in list_snapshots(dir)?
+        .into_iter()
+        .rev()
+        .filter(|(seq, _)| *seq <= max_seq)
+    {
         match read_snapshot(&path, seq)? {
             Ok(payload) => {
                 return Ok(LatestSnapshot {

@@ -6,7 +6,8 @@ use std::fs::{self, OpenOptions};
 
 use common::*;
 use tachyon_journal::{
-    inspect, latest_snapshot, prune, prune_snapshots, write_snapshot, JournalError, JournalWriter,
+    inspect, latest_snapshot, latest_snapshot_at_most, prune, prune_snapshots, write_snapshot,
+    JournalError, JournalWriter,
 };
 
 #[test]
@@ -227,6 +228,33 @@ fn snapshots_newest_valid_wins() {
     write_snapshot(&snaps, 20, b"").unwrap();
     let s = latest_snapshot(&snaps).unwrap().snapshot.unwrap();
     assert_eq!((s.seq, s.payload.len()), (20, 0));
+}
+
+#[test]
+fn snapshot_at_most_a_sequence() {
+    let dir = tempfile::tempdir().unwrap();
+    let snaps = dir.path().join("snapshots");
+    assert!(latest_snapshot_at_most(&snaps, 100)
+        .unwrap()
+        .snapshot
+        .is_none());
+    for seq in [10, 20, 30] {
+        write_snapshot(&snaps, seq, format!("state at {seq}").as_bytes()).unwrap();
+    }
+    let at = |max: u64| {
+        let l = latest_snapshot_at_most(&snaps, max).unwrap();
+        (l.snapshot.map(|s| (s.seq, s.payload)), l.skipped.len())
+    };
+    assert_eq!(at(9), (None, 0));
+    assert_eq!(at(10), (Some((10, b"state at 10".to_vec())), 0));
+    assert_eq!(at(29), (Some((20, b"state at 20".to_vec())), 0));
+    assert_eq!(at(u64::MAX), (Some((30, b"state at 30".to_vec())), 0));
+    // A corrupt one at or below the bound is passed over and reported; above it, not read.
+    let p20 = snaps.join("snapshot-00000000000000000020.snap");
+    flip_bit(&p20, 40, 0);
+    assert_eq!(at(25), (Some((10, b"state at 10".to_vec())), 1));
+    assert_eq!(at(30).0.unwrap().0, 30);
+    assert_eq!(at(30).1, 0);
 }
 
 #[test]

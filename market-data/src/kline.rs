@@ -4,9 +4,9 @@ use std::collections::VecDeque;
 
 use tachyon_engine::{Price, Qty, Side};
 
-const NS_PER_MIN: u64 = 60_000_000_000;
+pub(crate) const NS_PER_MIN: u64 = 60_000_000_000;
 /// Minutes in the rolling ticker window.
-const DAY_MINUTES: u64 = 24 * 60;
+pub(crate) const DAY_MINUTES: u64 = 24 * 60;
 
 /// A kline interval.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -56,7 +56,7 @@ impl Interval {
         ts_ns - ts_ns % self.ns()
     }
 
-    fn index(self) -> usize {
+    pub(crate) fn index(self) -> usize {
         self as usize
     }
 }
@@ -137,8 +137,9 @@ impl Kline {
 /// clocks may disagree by a little) is counted in the newest candle.
 #[derive(Clone, Debug)]
 pub(crate) struct KlineSet {
-    series: [VecDeque<Kline>; 4],
-    cap: usize,
+    /// Candles per interval (index [`Interval::index`]), oldest first.
+    pub(crate) series: [VecDeque<Kline>; 4],
+    pub(crate) cap: usize,
 }
 
 impl KlineSet {
@@ -181,9 +182,9 @@ impl KlineSet {
 #[derive(Clone, Debug)]
 pub(crate) struct Rolling24h {
     /// Bucket for minute `m` at index `m % DAY_MINUTES`, tagged by its start time.
-    minutes: Vec<Option<Kline>>,
+    pub(crate) minutes: Vec<Option<Kline>>,
     /// Newest minute seen, so late trades land in a bucket still in the ring.
-    newest_minute: u64,
+    pub(crate) newest_minute: u64,
 }
 
 impl Rolling24h {

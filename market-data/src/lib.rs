@@ -13,13 +13,21 @@
 //! apply the rest in order (the first one applied has `prev_seq` ≤ the snapshot's `seq`).
 //! Book updates carry a level's new total, so applying one twice is harmless.
 //!
+//! The part of the state only events can rebuild (sequence numbers, tape, klines, 24-hour
+//! window) can be saved and restored as checksummed bytes
+//! ([`MarketData::encode_state`], [`MarketData::restore_state`]), so history survives a
+//! restart: restore the newest saved state, feed it the events of the commands after it,
+//! then seed the books from the recovered engine.
+//!
 //! Quantities stay integers (ticks, lots, ticks × lots); turning them into decimals is
 //! the presentation layer's job (`tachyon_config::Instrument::ticks_to_price`, …).
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
 mod book;
+mod crc;
 mod kline;
+mod state;
 
 use std::collections::VecDeque;
 
@@ -27,6 +35,7 @@ use tachyon_engine::{Engine, Event, Price, Qty, Side, SymbolId};
 
 pub use book::{L2Book, Level};
 pub use kline::{window_start_ns, Interval, Kline};
+pub use state::{StateError, STATE_FORMAT_VERSION};
 
 use kline::{KlineSet, Rolling24h};
 
@@ -195,8 +204,21 @@ impl MarketData {
     }
 
     /// Sets every book from resting orders (aggregated per price level), as
-    /// [`MarketData::seed_books`] does from an engine.
+    /// [`MarketData::seed_books`] does from an engine; each symbol's `seq` advances by one.
     pub fn seed_orders(&mut self, orders: &[tachyon_engine::OrderView]) {
+        self.set_books(orders, 1);
+    }
+
+    /// Sets every book from resting orders without advancing any `seq`: for market data
+    /// whose history was restored exactly ([`MarketData::restore_state`] plus the events
+    /// of every later command), where the recovered engine's books are the very books its
+    /// depth updates up to the current `seq` describe, so a client sees no change. `seq`
+    /// then stays a function of the event history alone.
+    pub fn set_books_from_orders(&mut self, orders: &[tachyon_engine::OrderView]) {
+        self.set_books(orders, 0);
+    }
+
+    fn set_books(&mut self, orders: &[tachyon_engine::OrderView], seq_step: u64) {
         let mut levels: std::collections::BTreeMap<(u16, bool, i64), (i64, u32)> =
             Default::default();
         for o in orders {
@@ -208,7 +230,7 @@ impl MarketData {
         }
         for s in self.symbols.iter_mut() {
             s.book.clear();
-            s.seq += 1;
+            s.seq += seq_step;
         }
         for ((sym, buy, price), (qty, count)) in levels {
             if let Some(s) = self.symbols.get_mut(sym as usize) {

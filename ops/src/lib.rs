@@ -15,6 +15,10 @@
 //! channels. The server runs on a single-threaded tokio runtime on its own thread
 //! (`tachyon-ops`; nice 10 in shared-cores mode).
 //!
+//! Market data's event-built history (tape, klines, 24-hour ticker) is saved under
+//! `<journal_dir>/md` by the same thread and resumed at start-up ([`MdRecovery`], the
+//! pipeline's recovery tap), so it survives restarts.
+//!
 //! Architecture Invariant: market data never blocks the matcher. The ring waits only on
 //! the consumer thread, whose per-event work is a map update and, when clients listen,
 //! rendering a trade; it sends (non-blocking broadcast) once per polled batch per stream
@@ -24,6 +28,7 @@
 
 mod admin;
 mod http;
+mod md_store;
 mod metrics;
 mod ratelimit;
 mod render;
@@ -41,6 +46,7 @@ use tachyon_config::Config;
 use tachyon_pipeline::{PipelineStats, ReleasedEvents};
 
 pub use admin::ADMIN_ORIGIN_BASE;
+pub use md_store::MdRecovery;
 pub use state::{LagProbe, OpsState};
 
 /// Nice value of the `tachyon-ops` thread in shared-cores mode.

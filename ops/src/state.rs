@@ -15,6 +15,7 @@ use tachyon_market_data::{DepthUpdate, MarketData, Update};
 use tachyon_pipeline::{wall_clock_ns, OutEvent, PipelineStats, PollResult, ReleasedEvents};
 use tokio::sync::broadcast;
 
+use crate::md_store::{MdRecovery, Saver};
 use crate::metrics::Counters;
 use crate::ratelimit::{RateLimiter, MAX_TRACKED_IPS};
 use crate::render::{self, SymbolFmt};
@@ -26,6 +27,8 @@ pub type LagProbe = Box<dyn Fn() -> Option<u64> + Send + Sync>;
 /// the consumer polled (one or more whole commands under load), so one WebSocket message
 /// carries a batch's changes. Flushed earlier at this size.
 const MAX_PENDING_DEPTH: usize = 512;
+/// How long the final market data save waits for the journal to cover the last commands.
+const FINAL_SAVE_WAIT: Duration = Duration::from_secs(2);
 /// Slowest recordable release delay; larger ones are recorded as this.
 const MAX_DELAY_NS: u64 = 60_000_000_000;
 
@@ -89,6 +92,9 @@ pub(crate) struct Shared {
     pub(crate) shutdown: tokio::sync::watch::Sender<bool>,
     /// The admin API, once enabled ([`OpsState::enable_admin`]).
     pub(crate) admin: std::sync::OnceLock<crate::admin::Admin>,
+    /// Saving of market data state, once enabled ([`OpsState::save_market_data`]);
+    /// taken by the consumer thread.
+    saver: Mutex<Option<Saver>>,
 }
 
 /// Locks, ignoring poisoning: every writer leaves the state consistent event by event.
@@ -182,6 +188,40 @@ impl Shared {
         self.flush(core);
     }
 
+    /// At shutdown, after every event was applied: saves the state at the last command
+    /// the matcher applied (the sequence of the engine's final snapshot).
+    fn save_final(&self, saver: &mut Saver) {
+        if self.md_failed.load(Ordering::Acquire) {
+            tracing::warn!(
+                component = "market-data",
+                "market data failed earlier: its state is not saved"
+            );
+            return;
+        }
+        // Every event was applied, so the state reflects every command the matcher
+        // applied. The journaler may still be committing the last ones (commands without
+        // events, like timer ticks, are released to nobody and need not be durable yet):
+        // wait a little, so the state can carry the final sequence (the final snapshot's).
+        let applied = self.stats.applied_seq.load(Ordering::Acquire);
+        let deadline = std::time::Instant::now() + FINAL_SAVE_WAIT;
+        let mut durable = self.stats.durable_seq.load(Ordering::Acquire);
+        while durable < applied
+            && !self.stats.journal_failed.load(Ordering::Acquire)
+            && std::time::Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(1));
+            durable = self.stats.durable_seq.load(Ordering::Acquire);
+        }
+        // Never tag a state past the journal. Released events are durable, so
+        // `applied_through` ≤ `durable`, and the commands between had no events: the
+        // state is the same at any sequence in that range.
+        let at = saver.applied_through().max(durable.min(applied));
+        let core = self.core();
+        saver.encode(&core.md, at);
+        drop(core);
+        saver.write_pending();
+    }
+
     /// [`Shared::apply`], but a panic (a bug) stops market data instead of the
     /// consumer: the thread keeps draining the ring so the matcher never waits on it.
     fn apply_guarded(&self, core: &mut Core, ev: &OutEvent) {
@@ -263,6 +303,7 @@ impl OpsState {
                 md_failed: AtomicBool::new(false),
                 shutdown: tokio::sync::watch::channel(false).0,
                 admin: std::sync::OnceLock::new(),
+                saver: Mutex::new(None),
             }),
         }
     }
@@ -271,6 +312,46 @@ impl OpsState {
     /// event is applied.
     pub fn seed_books(&self, engine: &Engine) {
         self.shared.core().md.seed_books(engine);
+    }
+
+    /// Replaces the market data with the one recovery resumed from a saved state and
+    /// brought up to date (trade tape, klines, 24-hour window and sequence numbers as
+    /// they were; see [`MdRecovery`]); call before seeding the books. Returns false, and
+    /// leaves the market data empty, if recovery resumed none.
+    pub fn resume_market_data(&self, recovery: &mut MdRecovery) -> bool {
+        match recovery.take_resumed() {
+            Some(md) => {
+                self.shared.core().md = md;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Has the consumer thread save market data state under `dir` (`<journal_dir>/md`)
+    /// each time it has applied the events of another `every_commands` commands (the
+    /// engine's snapshot interval) and once more when the pipeline shuts down. The market
+    /// data reflects every command up to `at_seq` (recovery's last sequence); states
+    /// saved after it are deleted (they are ahead of the journal). Call before
+    /// [`OpsState::spawn_consumer`].
+    pub fn save_market_data(&self, dir: std::path::PathBuf, every_commands: u64, at_seq: u64) {
+        match crate::md_store::remove_after(&dir, at_seq) {
+            Ok(removed) => {
+                for p in removed {
+                    tracing::warn!(
+                        component = "market-data",
+                        file = %p.display(),
+                        "deleted a saved state ahead of the journal (its tail was lost)"
+                    );
+                }
+            }
+            Err(e) => tracing::warn!(
+                component = "market-data",
+                dir = %dir.display(),
+                "cannot list saved states: {e}"
+            ),
+        }
+        *lock(&self.shared.saver) = Some(Saver::new(dir, every_commands, at_seq));
     }
 
     /// Enables the admin API with `cfg.ops.admin_token`: admin actions are published
@@ -303,8 +384,16 @@ impl OpsState {
 
     /// Sets the books from resting orders (the pipeline's recovered open orders,
     /// [`tachyon_pipeline::Pipeline::take_open_orders`]), before any event is applied.
+    /// Every symbol's `seq` advances by one (a client's older book is no longer valid).
     pub fn seed_orders(&self, orders: &[tachyon_engine::OrderView]) {
         self.shared.core().md.seed_orders(orders);
+    }
+
+    /// [`OpsState::seed_orders`] without advancing `seq`, after
+    /// [`OpsState::resume_market_data`] restored the history exactly: the recovered books
+    /// are the ones the depth updates up to the restored `seq` describe.
+    pub fn set_books_from_orders(&self, orders: &[tachyon_engine::OrderView]) {
+        self.shared.core().md.set_books_from_orders(orders);
     }
 
     /// Applies released events as the consumer thread does (for tests and tools that
@@ -345,17 +434,36 @@ impl OpsState {
             .name("tachyon-md".into())
             .spawn(move || {
                 let mut idle: u32 = 0;
+                let mut saver = lock(&shared.saver).take();
                 loop {
                     let mut guard: Option<MutexGuard<'_, Core>> = None;
                     let r = events.poll(|ev| {
                         let core = guard.get_or_insert_with(|| shared.core());
                         shared.apply_guarded(core, ev);
+                        if let Some(s) = &mut saver {
+                            s.saw(ev);
+                        }
                     });
                     if let Some(mut core) = guard {
                         shared.flush(&mut core);
+                        if let Some(s) = saver.as_mut().filter(|s| s.due()) {
+                            if !shared.md_failed.load(Ordering::Acquire) {
+                                let at = s.applied_through();
+                                s.encode(&core.md, at);
+                            }
+                        }
+                    }
+                    // The file is written without the lock (readers are not held up).
+                    if let Some(s) = &mut saver {
+                        s.write_pending();
                     }
                     match r {
-                        PollResult::Shutdown => break,
+                        PollResult::Shutdown => {
+                            if let Some(s) = &mut saver {
+                                shared.save_final(s);
+                            }
+                            break;
+                        }
                         PollResult::Released(0) => {
                             idle = idle.saturating_add(1);
                             back_off(idle);

@@ -8,7 +8,8 @@
 //! is durable ([`ReleasedEvents`]), so nothing a client sees can be lost by a crash.
 //! Snapshots are serialised by the matcher and written by their own thread once the
 //! journal covers them; start-up recovery is the newest valid snapshot plus the journal
-//! after it.
+//! after it. A [`RecoveryTap`] (market data) gets the replayed events after its own
+//! saved state, so state derived from events survives a restart too.
 #![deny(missing_docs)]
 
 mod pipeline;
@@ -20,7 +21,7 @@ pub use pipeline::{
     wall_clock_ns, CommandPublisher, CoreMode, Pipeline, PipelineOptions, PipelineStats,
     PollResult, RecoveryInfo, ReleaseWake, ReleasedEvents,
 };
-pub use recovery::{replay, ReplayReport};
+pub use recovery::{replay, RecoveryTap, ReplayReport, TapOutcome};
 pub use slots::{InSlot, OutEvent};
 pub use tachyon_journal::FsyncPolicy;
 pub use wait::{PhasedWait, WaitMode};

@@ -14,7 +14,7 @@ use disruptor::{
 use tachyon_engine::{encode_command, Command, Engine, Event, EventSink, MAX_COMMAND_LEN};
 use tachyon_journal::{FsyncPolicy, JournalWriter};
 
-use crate::recovery::{self, Recovered};
+use crate::recovery::{self, Recovered, RecoveryTap, TapOutcome};
 use crate::slots::{InSlot, OutEvent};
 use crate::wait::{wake_all, ParkSlot, PhasedWait, WaitMode};
 use crate::PipelineError;
@@ -512,6 +512,9 @@ pub struct RecoveryInfo {
     pub state_hash: u64,
     /// Things the operator should know (truncated tails, skipped snapshots).
     pub notes: Vec<String>,
+    /// What recovery did for the tap given to [`Pipeline::start_with_tap`] (`None`
+    /// without one).
+    pub tap: Option<TapOutcome>,
 }
 
 impl Pipeline {
@@ -520,6 +523,27 @@ impl Pipeline {
         engine_cfg: tachyon_engine::EngineConfig,
         opts: PipelineOptions,
     ) -> Result<Pipeline, PipelineError> {
+        Pipeline::start_inner(engine_cfg, opts, None)
+    }
+
+    /// [`Pipeline::start`], and brings `tap`'s derived state up to date during recovery:
+    /// the engine starts from the newest valid snapshot at or below the tap's newest
+    /// usable saved state and the tap gets the events of every journaled command after
+    /// that state (see [`RecoveryTap`]; [`RecoveryInfo::tap`] says what happened). If no
+    /// saved state can be brought up to date exactly, recovery is as without a tap.
+    pub fn start_with_tap(
+        engine_cfg: tachyon_engine::EngineConfig,
+        opts: PipelineOptions,
+        tap: &mut dyn RecoveryTap,
+    ) -> Result<Pipeline, PipelineError> {
+        Pipeline::start_inner(engine_cfg, opts, Some(tap))
+    }
+
+    fn start_inner(
+        engine_cfg: tachyon_engine::EngineConfig,
+        opts: PipelineOptions,
+        tap: Option<&mut dyn RecoveryTap>,
+    ) -> Result<Pipeline, PipelineError> {
         let Recovered {
             engine,
             writer,
@@ -527,7 +551,8 @@ impl Pipeline {
             snapshot_seq,
             replayed,
             notes,
-        } = recovery::recover(engine_cfg, &opts)?;
+            tap,
+        } = recovery::recover(engine_cfg, &opts, tap)?;
         let stats = Arc::new(PipelineStats::default());
         stats.durable_seq.store(last_seq, Ordering::Release);
         stats.applied_seq.store(last_seq, Ordering::Release);
@@ -550,6 +575,7 @@ impl Pipeline {
             replayed,
             state_hash: engine.state_hash(),
             notes,
+            tap,
         };
 
         let wait = match opts.mode {
