@@ -13,9 +13,11 @@
 //! - every frame we emit carries our CompIDs; fresh (non-PossDup) frames use consecutive
 //!   MsgSeqNums and `next_out` ends right after the last one;
 //! - the PossDup frames of a resend form one contiguous run of sequence numbers (resent
-//!   messages and gap fills), and each resent message has the body we sent;
+//!   messages and gap fills), each resent message has the type and body we sent, and
+//!   admin and market-data messages are gap-filled, never resent;
 //! - at most one Disconnect, and then the state is Disconnected; Deliver only while
-//!   logged on (Active or LogoutSent), with the inbound MsgSeqNum; `next_in` only goes down on a Logon (reset);
+//!   logged on (Active or LogoutSent), with the inbound MsgSeqNum; `next_in` only goes
+//!   down on a Logon (reset);
 //! - the store holds the session's sequence numbers (when the store never failed).
 #![no_main]
 
@@ -241,12 +243,26 @@ struct Harness {
     elsewhere: bool,
     /// Bytes of `outbound()` seen after the last operation (unwritten).
     pending: Vec<u8>,
-    /// Bodies (fields after the header) of the application messages we sent, by seq.
-    sent: HashMap<u64, Vec<(u32, Vec<u8>)>>,
+    /// MsgType and body of every fresh frame we sent, by seq.
+    sent: HashMap<u64, (Vec<u8>, Body)>,
 }
 
 /// Header fields a resend replaces.
 const RESEND_HEADER: [u32; 8] = [35, 34, 49, 52, 56, 43, 97, 122];
+
+/// Message types a resend must gap-fill: admin messages and unstored market data.
+const UNSTORED: [&[u8]; 8] = [b"0", b"1", b"2", b"3", b"4", b"5", b"A", b"X"];
+
+/// The fields of a frame a resend keeps (all but the header).
+type Body = Vec<(u32, Vec<u8>)>;
+
+fn body_of(msg: &tachyon_fix_gateway::Message<'_>) -> Body {
+    msg.fields()
+        .map(|f| f.unwrap())
+        .filter(|(t, _)| !RESEND_HEADER.contains(t))
+        .map(|(t, v)| (t, v.to_vec()))
+        .collect()
+}
 
 fn uint(v: &[u8]) -> Option<u64> {
     if v.is_empty() || v.len() > 18 || !v.iter().all(u8::is_ascii_digit) {
@@ -510,28 +526,23 @@ impl Harness {
                     assert!(new_seq > seq, "gap fill {seq} → {new_seq}");
                     new_seq
                 } else {
+                    // Admin and market-data messages are never stored: gap-filled.
+                    let t = msg.msg_type();
+                    assert!(
+                        !UNSTORED.contains(&t),
+                        "resent a {:?}",
+                        String::from_utf8_lossy(t)
+                    );
                     if !self.s.store().failed {
-                        let body: Vec<(u32, Vec<u8>)> = msg
-                            .fields()
-                            .map(|f| f.unwrap())
-                            .filter(|(t, _)| !RESEND_HEADER.contains(t))
-                            .map(|(t, v)| (t, v.to_vec()))
-                            .collect();
+                        let body = (t.to_vec(), body_of(&msg));
                         assert_eq!(self.sent.get(&seq), Some(&body), "resent {seq} differs");
                     }
                     seq + 1
                 });
             } else {
                 fresh.push(seq);
-                if msg.msg_type() == b"8" {
-                    let body = msg
-                        .fields()
-                        .map(|f| f.unwrap())
-                        .filter(|(t, _)| !RESEND_HEADER.contains(t))
-                        .map(|(t, v)| (t, v.to_vec()))
-                        .collect();
-                    self.sent.insert(seq, body);
-                }
+                self.sent
+                    .insert(seq, (msg.msg_type().to_vec(), body_of(&msg)));
             }
         }
         let after = self.s.seq_nums();
@@ -632,7 +643,7 @@ impl Harness {
             }
             Op::SendTransient(n) => {
                 let before = self.s.seq_nums();
-                let pad = vec![b'x'; *n as usize];
+                let pad = vec![b'x'; *n as usize + 1];
                 self.s.send_transient(self.now, b"X", |w| {
                     w.field(262, b"md").field(9999, &pad);
                 });
