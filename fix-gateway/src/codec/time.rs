@@ -75,7 +75,8 @@ pub fn write_utc_timestamp(ns: u64, out: &mut [u8; TIMESTAMP_LEN]) {
 
 /// Parses `YYYYMMDD-HH:MM:SS` with an optional `.sss` (FIX 4.4 allows milliseconds;
 /// we also accept micro/nanoseconds, 6 or 9 digits) into ns since the epoch. `None` for
-/// any malformed or out-of-range component (leap second 60 is accepted as FIX allows).
+/// any malformed or out-of-range component (leap second 60 is accepted as FIX allows),
+/// and for a time past the last u64 nanosecond (2554-07-21T23:34:33.709551615Z).
 pub fn parse_utc_timestamp(v: &[u8]) -> Option<u64> {
     if v.len() < 17 || v[8] != b'-' || v[11] != b':' || v[14] != b':' {
         return None;
@@ -111,5 +112,8 @@ pub fn parse_utc_timestamp(v: &[u8]) -> Option<u64> {
         _ => return None,
     };
     let days = days_from_civil(y as i64, mo, d) as u64;
-    Some((days * 86_400 + h * 3600 + mi * 60 + s) * NS_PER_SEC + frac_ns)
+    // u64 nanoseconds end in 2554: a later time is out of range, not wrapped around.
+    (days * 86_400 + h * 3600 + mi * 60 + s)
+        .checked_mul(NS_PER_SEC)?
+        .checked_add(frac_ns)
 }
