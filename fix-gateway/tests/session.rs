@@ -797,3 +797,61 @@ fn lockout_is_per_key_across_addresses_and_failures_expire() {
     }
     assert_eq!(a.verify(T0, addr(1), &logon(good)), Ok(()));
 }
+
+/// A memory store whose writes fail once `fail` is set (a full disk, say).
+struct FailingStore {
+    inner: MemoryStore,
+    fail: std::rc::Rc<std::cell::Cell<bool>>,
+}
+
+impl FailingStore {
+    fn check(&self) -> std::io::Result<()> {
+        if self.fail.get() {
+            Err(std::io::Error::other("disk full"))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl SessionStore for FailingStore {
+    fn seq_nums(&self) -> SeqNums {
+        self.inner.seq_nums()
+    }
+    fn set_seq_nums(&mut self, s: SeqNums) -> std::io::Result<()> {
+        self.check()?;
+        self.inner.set_seq_nums(s)
+    }
+    fn save_outbound(&mut self, seq: u64, frame: &[u8]) -> std::io::Result<()> {
+        self.check()?;
+        self.inner.save_outbound(seq, frame)
+    }
+    fn outbound(&self, begin: u64, end: u64, f: &mut dyn FnMut(u64, &[u8])) -> std::io::Result<()> {
+        self.inner.outbound(begin, end, f)
+    }
+    fn reset(&mut self) -> std::io::Result<()> {
+        self.check()?;
+        self.inner.reset()
+    }
+}
+
+/// Our Logout that cannot be recorded ends the session at once (Disconnected, one
+/// StoreFailed disconnect) instead of waiting for a reply in LogoutSent.
+#[test]
+fn our_logout_with_a_failing_store_ends_the_session() {
+    let fail = std::rc::Rc::new(std::cell::Cell::new(false));
+    let store = FailingStore {
+        inner: MemoryStore::new(),
+        fail: fail.clone(),
+    };
+    let mut h = Harness::new(config(false), store);
+    h.run("logon", &[logon()]);
+    assert_eq!(h.s.state(), SessionState::Active);
+    fail.set(true);
+    let (_, acts) = h.step(&In::Logout);
+    assert_eq!(acts, ["Disconnect(StoreFailed)"]);
+    assert_eq!(h.s.state(), SessionState::Disconnected);
+    // Nothing more happens on later ticks (no LogoutTimeout for a session already ended).
+    let (_, acts) = h.step(&In::Tick(60_000));
+    assert!(acts.is_empty(), "{acts:?}");
+}

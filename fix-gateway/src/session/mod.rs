@@ -457,10 +457,11 @@ impl<S: SessionStore> Session<S> {
     pub fn logout(&mut self, now_ns: u64, text: &str) -> Actions<'static> {
         let mut a = Actions::default();
         if self.state == SessionState::Active {
-            if !self.send_logout(now_ns, text) {
-                a.push(Action::Disconnect(DisconnectReason::StoreFailed));
+            if self.send_logout(now_ns, text) {
+                self.state = SessionState::LogoutSent { since_ns: now_ns };
+            } else {
+                self.end(&mut a, DisconnectReason::StoreFailed);
             }
-            self.state = SessionState::LogoutSent { since_ns: now_ns };
         }
         a
     }
@@ -891,7 +892,7 @@ impl<S: SessionStore> Session<S> {
 
     fn serve_resend(&mut self, now_ns: u64, msg: &Message<'_>, a: &mut Actions<'_>) {
         let begin = msg.get(7).and_then(parse_uint).unwrap_or(1).max(1);
-        let last_sent = self.seq.next_out - 1;
+        let last_sent = self.seq.next_out.saturating_sub(1);
         let end = match msg.get(16).and_then(parse_uint).unwrap_or(0) {
             0 => last_sent,
             e => e.min(last_sent),
