@@ -186,6 +186,11 @@ fn field_iteration_table() {
             vec![Ok((35, b"D".to_vec())), Err(FieldError::InvalidTag)],
         ),
         (
+            "tag with a leading zero",
+            "35=D|049=x|",
+            vec![Ok((35, b"D".to_vec())), Err(FieldError::InvalidTag)],
+        ),
+        (
             "no equals",
             "35=D|abc|",
             vec![Ok((35, b"D".to_vec())), Err(FieldError::InvalidTag)],

@@ -299,7 +299,8 @@ impl<'a> Iterator for Fields<'a> {
         let mut i = 0;
         while i < rest.len() && rest[i] != b'=' {
             let b = rest[i];
-            if !b.is_ascii_digit() || i >= 9 {
+            // Digits only, at most 9, no leading zero ("049" is not tag 49).
+            if !b.is_ascii_digit() || i >= 9 || (i == 0 && b == b'0') {
                 self.pos = self.body.len();
                 return Some(Err(FieldError::InvalidTag));
             }
