@@ -303,14 +303,7 @@ fn clean_restarts_keep_trades_klines_and_ticker() {
     let (from, commands, _) = resumed(&ex);
     assert_eq!((from, commands), (0, ex.recovery().last_seq));
     assert_eq!(ex.recovery().snapshot_seq, None, "replayed from scratch");
-    let again = view(ex.ops_addr());
-    assert!(
-        again.0 == before.0,
-        "full replay differs\nbefore: {}\nafter:  {}",
-        before.0,
-        again.0
-    );
-    assert_eq!(again.1, before.1, "seq from a full replay");
+    assert_same(&before, &view(ex.ops_addr()), "full replay");
     ex.shutdown().unwrap();
 }
 
