@@ -431,6 +431,20 @@ fn reset_seq_num_flag_and_reset_on_logon() {
         )],
     );
 
+    // A Logon refused before the reset (MsgSeqNum 0 is too low even for a fresh start)
+    // leaves the store alone: the Logout continues the old numbering.
+    let mut cfg = config(false);
+    cfg.reset_on_logon = true;
+    let mut h = Harness::new(cfg, store.clone());
+    h.run(
+        "reset_on_logon, refused logon",
+        &[st(
+            m("35=A|34=0|{hdr}98=0|108=30|"),
+            &["35=5|34=7|58=MsgSeqNum too low, expecting 1 but received 0"],
+            &["Disconnect(SeqNumTooLow)"],
+        )],
+    );
+
     let mut h = Harness::new(config(false), store);
     h.run(
         "no reset: continue",

@@ -684,15 +684,23 @@ impl<S: SessionStore> Session<S> {
                     DisconnectReason::InvalidLogon,
                 );
             }
+        }
+        // Checked against the numbers the Logon would start from, before anything is
+        // reset: a refused Logon leaves the store (messages and numbers) as it was.
+        let check = if reset {
+            SeqNums::INITIAL.check(seq)
+        } else {
+            self.seq.check(seq)
+        };
+        if let SeqCheck::TooLow { expected } = check {
+            let text = format!("MsgSeqNum too low, expecting {expected} but received {seq}");
+            return self.logout_and_end(now_ns, a, &text, DisconnectReason::SeqNumTooLow);
+        }
+        if reset {
             if self.store.reset().is_err() {
                 return self.end(a, DisconnectReason::StoreFailed);
             }
             self.seq = SeqNums::INITIAL;
-        }
-        let check = self.seq.check(seq);
-        if let SeqCheck::TooLow { expected } = check {
-            let text = format!("MsgSeqNum too low, expecting {expected} but received {seq}");
-            return self.logout_and_end(now_ns, a, &text, DisconnectReason::SeqNumTooLow);
         }
         let hb_ns = hb_s * 1_000_000_000;
         self.hb = Heartbeat::new(hb_ns, self.cfg.grace_ns.max(hb_ns / 5), now_ns);
