@@ -675,15 +675,13 @@ impl<S: SessionStore> Session<S> {
             );
         }
         let reset = msg.get(141) == Some(b"Y") || self.cfg.reset_on_logon;
-        if reset {
-            if msg.get(141) == Some(b"Y") && seq != 1 {
-                return self.logout_and_end(
-                    now_ns,
-                    a,
-                    "ResetSeqNumFlag=Y requires MsgSeqNum 1",
-                    DisconnectReason::InvalidLogon,
-                );
-            }
+        if msg.get(141) == Some(b"Y") && seq != 1 {
+            return self.logout_and_end(
+                now_ns,
+                a,
+                "ResetSeqNumFlag=Y requires MsgSeqNum 1",
+                DisconnectReason::InvalidLogon,
+            );
         }
         // Checked against the numbers the Logon would start from, before anything is
         // reset: a refused Logon leaves the store (messages and numbers) as it was.
